@@ -1,0 +1,17 @@
+//! autosa: automatic scheduler adjustment for Linux.
+//!
+//! Data flows one way: `collect` (eBPF maps, procfs) → `model` (raw samples,
+//! the per-interval `Snapshot`) → `policy` (classify, recommend) → switching
+//! and backends. `view` renders snapshots for people; `cli` wires commands.
+
+pub mod cli;
+pub mod collect;
+pub mod config;
+pub mod doctor;
+pub mod model;
+pub mod policy;
+pub mod record;
+pub mod replay;
+pub mod switching;
+pub mod backend;
+pub mod view;

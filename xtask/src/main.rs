@@ -1,0 +1,2 @@
+//! Project tooling: `cargo xtask <command>`.
+fn main() {}
