@@ -1,2 +1,42 @@
 //! Project tooling: `cargo xtask <command>`.
-fn main() {}
+//!
+//! Each command lives in its own module; this file only parses and dispatches.
+
+mod bench;
+mod build_ebpf;
+mod eval;
+mod toolchain;
+mod vm;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "autosa project tooling")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Rebuild the committed eBPF object from source (needs `install-toolchain`).
+    BuildEbpf(build_ebpf::Args),
+    /// Install the Debian toolchain that builds the eBPF object (Debian/Ubuntu, root).
+    InstallToolchain(toolchain::Args),
+    /// Benchmarks: accuracy, overhead, …
+    Bench(bench::Args),
+    /// Classification accuracy on labelled real workloads.
+    Eval(eval::Args),
+    /// The sched_ext test VM.
+    Vm(vm::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::BuildEbpf(args) => build_ebpf::run(args),
+        Command::InstallToolchain(args) => toolchain::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Vm(args) => vm::run(args),
+    }
+}
