@@ -1,1 +1,3 @@
-//! TODO(skeleton): filled in by its owner.
+//! The policy engine: pure functions from snapshots to a classification and a plan.
+
+pub mod plan;
