@@ -107,7 +107,11 @@ mod tests {
     #[test]
     fn buckets_tile_the_range_without_gaps() {
         for idx in 0..BUCKETS - 1 {
-            assert_eq!(bucket_upper(idx), bucket_lower(idx + 1), "gap after bucket {idx}");
+            assert_eq!(
+                bucket_upper(idx),
+                bucket_lower(idx + 1),
+                "gap after bucket {idx}"
+            );
         }
         assert_eq!(bucket_of(u64::MAX), BUCKETS - 1);
         assert_eq!(bucket_of(bucket_lower(BUCKETS - 1)), BUCKETS - 1);

@@ -1,1 +1,230 @@
-//! TODO(skeleton): filled in by its owner.
+//! autosa's configuration: TOML with a default for every key.
+//!
+//! Unknown keys are rejected (a typo must not silently become a default), and
+//! every error names the file, the line and the key so the user can fix it.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Where `autosa run` and the CLI look for the configuration by default.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/autosa/autosa.toml";
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub collect: CollectConfig,
+}
+
+/// How telemetry is gathered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CollectConfig {
+    /// Time between snapshots.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Load the eBPF programs (run-queue, slice and block latency, per-process
+    /// view). Without them autosa runs on procfs alone.
+    pub bpf: bool,
+    /// Attach the block I/O latency programs.
+    pub block_latency: bool,
+    /// Run-queue delays above this are reported one by one as events.
+    #[serde(with = "humantime_serde")]
+    pub event_threshold: Duration,
+    /// Processes kept in each snapshot's per-process table.
+    pub top_tasks: usize,
+    /// Where procfs is mounted (tests point it at fixtures).
+    pub proc_root: PathBuf,
+    /// Where sysfs is mounted.
+    pub sys_root: PathBuf,
+}
+
+impl Default for CollectConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(1),
+            bpf: true,
+            block_latency: true,
+            event_threshold: Duration::from_millis(20),
+            top_tasks: 20,
+            proc_root: PathBuf::from("/proc"),
+            sys_root: PathBuf::from("/sys"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: `{key}`: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Reads the file if it exists, the defaults if it does not. Used for the
+    /// default path, which a fresh install need not have.
+    pub fn load_or_default(path: &Path) -> Result<Self, ConfigError> {
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            _ => Self::load(path),
+        }
+    }
+
+    /// Parses and validates TOML text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let (line, column) = line_column(text, e.span());
+            ConfigError::Parse {
+                path: path.to_owned(),
+                line,
+                column,
+                message: e.message().to_owned(),
+            }
+        })?;
+        config
+            .validate()
+            .map_err(|(key, message)| ConfigError::Invalid {
+                path: path.to_owned(),
+                key,
+                message,
+            })?;
+        Ok(config)
+    }
+
+    /// Checks values serde cannot: ranges and relations between keys.
+    /// Returns the offending key and what is wrong.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let c = &self.collect;
+        if c.interval < Duration::from_millis(50) || c.interval > Duration::from_secs(60) {
+            return Err((
+                "collect.interval".into(),
+                format!(
+                    "{} is out of range: use 50ms to 60s",
+                    humantime::format_duration(c.interval)
+                ),
+            ));
+        }
+        if c.top_tasks == 0 || c.top_tasks > 1000 {
+            return Err((
+                "collect.top_tasks".into(),
+                format!("{} is out of range: use 1 to 1000", c.top_tasks),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The default configuration as commented TOML, for `autosa config default`.
+    pub fn default_toml() -> String {
+        let body = toml::to_string_pretty(&Config::default()).expect("default config serialises");
+        format!(
+            "# autosa configuration ({DEFAULT_CONFIG_PATH}).\n\
+             # Every key is optional; these are the defaults. Unknown keys are errors.\n\n{body}"
+        )
+    }
+}
+
+/// 1-based line and column of the start of `span` in `text`.
+fn line_column(text: &str, span: Option<Range<usize>>) -> (usize, usize) {
+    let Some(span) = span else { return (1, 1) };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/etc/autosa/autosa.toml"))
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        assert_eq!(parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn default_toml_round_trips() {
+        assert_eq!(parse(&Config::default_toml()).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn durations_are_human() {
+        let c = parse("[collect]\ninterval = \"250ms\"\nevent_threshold = \"5ms\"\n").unwrap();
+        assert_eq!(c.collect.interval, Duration::from_millis(250));
+        assert_eq!(c.collect.event_threshold, Duration::from_millis(5));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = parse("[collect]\ninterval = \"1s\"\nintervall = \"2s\"\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("/etc/autosa/autosa.toml:3:"), "{msg}");
+        assert!(msg.contains("intervall"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_section_is_rejected() {
+        let msg = parse("[colect]\n").unwrap_err().to_string();
+        assert!(msg.contains(":1:") && msg.contains("colect"), "{msg}");
+    }
+
+    #[test]
+    fn bad_type_is_rejected_with_line() {
+        let msg = parse("[collect]\n\nbpf = \"yes\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains(":3:"), "{msg}");
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_key() {
+        let msg = parse("[collect]\ninterval = \"1ms\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("collect.interval") && msg.contains("50ms"),
+            "{msg}"
+        );
+        let msg = parse("[collect]\ntop_tasks = 0\n").unwrap_err().to_string();
+        assert!(msg.contains("collect.top_tasks"), "{msg}");
+    }
+
+    #[test]
+    fn missing_default_path_gives_defaults_but_missing_explicit_path_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("autosa.toml");
+        assert_eq!(Config::load_or_default(&path).unwrap(), Config::default());
+        assert!(matches!(Config::load(&path), Err(ConfigError::Read { .. })));
+    }
+}

@@ -4,6 +4,7 @@
 //! the per-interval `Snapshot`) → `policy` (classify, recommend) → switching
 //! and backends. `view` renders snapshots for people; `cli` wires commands.
 
+pub mod backend;
 pub mod cli;
 pub mod collect;
 pub mod config;
@@ -13,5 +14,4 @@ pub mod policy;
 pub mod record;
 pub mod replay;
 pub mod switching;
-pub mod backend;
 pub mod view;

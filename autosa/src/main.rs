@@ -1,3 +1,8 @@
-fn main() -> anyhow::Result<()> {
-    autosa::cli::main()
+fn main() {
+    // Errors reach the user as one readable message, never as a Debug dump
+    // with a backtrace.
+    if let Err(err) = autosa::cli::main() {
+        eprintln!("autosa: error: {err:#}");
+        std::process::exit(2);
+    }
 }

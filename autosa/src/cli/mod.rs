@@ -1,5 +1,66 @@
-//! Command-line interface.
+//! Command-line interface: clap definitions and one short function per
+//! subcommand. The logic lives in the library modules they call.
+
+mod config_cmd;
+mod doctor_cmd;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, DEFAULT_CONFIG_PATH};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "autosa",
+    version,
+    about = "Automatic scheduler adjustment for Linux"
+)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(long, global = true, env = "AUTOSA_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+    /// Log filter (tracing syntax), e.g. `debug` or `autosa=trace`.
+    #[arg(long, global = true, env = "AUTOSA_LOG", default_value = "info")]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check every kernel feature autosa uses and say what to do about what is missing.
+    Doctor(doctor_cmd::Args),
+    /// Check or print the configuration.
+    #[command(subcommand)]
+    Config(config_cmd::Command),
+}
 
 pub fn main() -> anyhow::Result<()> {
-    Ok(())
+    let cli = Cli::parse();
+    init_tracing(&cli.log);
+    match cli.command {
+        Command::Doctor(args) => doctor_cmd::run(args),
+        Command::Config(cmd) => config_cmd::run(cmd, &cli.config),
+    }
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Loads the config: the default path may be absent (defaults), a path the
+/// user named must exist.
+pub(crate) fn load_config(path: &std::path::Path) -> anyhow::Result<Config> {
+    let config = if path == std::path::Path::new(DEFAULT_CONFIG_PATH) {
+        Config::load_or_default(path)?
+    } else {
+        Config::load(path)?
+    };
+    Ok(config)
 }
