@@ -42,7 +42,8 @@ pub mod source {
 }
 
 const HINT_PROC: &str = "is procfs mounted there?";
-const HINT_PSI: &str = "the kernel has no pressure stall information (CONFIG_PSI=n, or booted with psi=0)";
+const HINT_PSI: &str =
+    "the kernel has no pressure stall information (CONFIG_PSI=n, or booted with psi=0)";
 
 /// What one [`ProcfsReader::read`] delivered.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -99,7 +100,8 @@ impl ProcfsReader {
             page_size: 4096,
             is_little_endian: cfg!(target_endian = "little"),
         };
-        let ks = KernelStats::from_read(bytes.as_slice(), &info).map_err(|e| parse_error(&path, e))?;
+        let ks =
+            KernelStats::from_read(bytes.as_slice(), &info).map_err(|e| parse_error(&path, e))?;
         Ok(StatRaw {
             total: ticks(&ks.total),
             per_cpu: ks.cpu_time.iter().map(ticks).collect(),
@@ -164,10 +166,14 @@ impl ProcfsReader {
         let ds = DiskStats::from_read(bytes.as_slice()).map_err(|e| parse_error(&path, e))?;
         ds.0.into_iter()
             .map(|d| {
-                let (Ok(major), Ok(minor)) = (u32::try_from(d.major), u32::try_from(d.minor)) else {
+                let (Ok(major), Ok(minor)) = (u32::try_from(d.major), u32::try_from(d.minor))
+                else {
                     return Err(ProcfsError::Parse {
                         path: path.clone(),
-                        detail: format!("negative device number {}:{} for {}", d.major, d.minor, d.name),
+                        detail: format!(
+                            "negative device number {}:{} for {}",
+                            d.major, d.minor, d.name
+                        ),
                     });
                 };
                 Ok(DiskRaw {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use autosa_common::hist::BUCKETS;
 
-use super::bpf_raw::{BpfRaw, BlockRaw, CpuSchedRaw, TaskRaw};
+use super::bpf_raw::{BlockRaw, BpfRaw, CpuSchedRaw, TaskRaw};
 use super::hist::{self, counter_delta};
 use super::sample::{CpuTicks, DiskRaw, PsiLineRaw, PsiResourceRaw, RawSample};
 use super::snapshot::{
@@ -37,12 +37,18 @@ impl Default for DeriveOptions {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeriveError {
     /// The samples are in the wrong order or were taken at the same instant.
-    #[error("no time elapsed between samples (previous at {prev_ns} ns, current at {cur_ns} ns monotonic)")]
+    #[error(
+        "no time elapsed between samples (previous at {prev_ns} ns, current at {cur_ns} ns monotonic)"
+    )]
     NoElapsedTime { prev_ns: u64, cur_ns: u64 },
 }
 
 /// The interval from `prev` to `cur` as a [`Snapshot`].
-pub fn derive(prev: &RawSample, cur: &RawSample, opts: &DeriveOptions) -> Result<Snapshot, DeriveError> {
+pub fn derive(
+    prev: &RawSample,
+    cur: &RawSample,
+    opts: &DeriveOptions,
+) -> Result<Snapshot, DeriveError> {
     if cur.monotonic_ns <= prev.monotonic_ns {
         return Err(DeriveError::NoElapsedTime {
             prev_ns: prev.monotonic_ns,
@@ -85,7 +91,11 @@ pub fn derive(prev: &RawSample, cur: &RawSample, opts: &DeriveOptions) -> Result
             }
             None => VmView::default(),
         },
-        disks: disk_views(p.diskstats.as_deref().unwrap_or(&[]), c.diskstats.as_deref().unwrap_or(&[]), el),
+        disks: disk_views(
+            p.diskstats.as_deref().unwrap_or(&[]),
+            c.diskstats.as_deref().unwrap_or(&[]),
+            el,
+        ),
         sched: cur
             .bpf
             .as_ref()
@@ -99,9 +109,17 @@ pub fn derive(prev: &RawSample, cur: &RawSample, opts: &DeriveOptions) -> Result
             )
         }),
         tasks: cur.bpf.as_ref().map_or_else(Vec::new, |cb| {
-            task_views(&prev.bpf.as_ref().unwrap_or(&empty_bpf).tasks, &cb.tasks, el, opts.top_tasks)
+            task_views(
+                &prev.bpf.as_ref().unwrap_or(&empty_bpf).tasks,
+                &cb.tasks,
+                el,
+                opts.top_tasks,
+            )
         }),
-        events: cur.bpf.as_ref().map_or_else(Vec::new, |cb| cb.events.clone()),
+        events: cur
+            .bpf
+            .as_ref()
+            .map_or_else(Vec::new, |cb| cb.events.clone()),
         sources: cur.sources.clone(),
     })
 }
@@ -132,7 +150,11 @@ impl Elapsed {
     }
 }
 
-fn cpu_view(prev: Option<&super::sample::StatRaw>, cur: Option<&super::sample::StatRaw>, el: Elapsed) -> CpuView {
+fn cpu_view(
+    prev: Option<&super::sample::StatRaw>,
+    cur: Option<&super::sample::StatRaw>,
+    el: Elapsed,
+) -> CpuView {
     let Some(cur) = cur else {
         return CpuView::default();
     };
@@ -227,25 +249,36 @@ fn is_virtual_disk(name: &str) -> bool {
 }
 
 fn disk_views(prev: &[DiskRaw], cur: &[DiskRaw], el: Elapsed) -> Vec<DiskView> {
-    let by_dev: HashMap<(u32, u32, &str), &DiskRaw> =
-        prev.iter().map(|d| ((d.major, d.minor, d.name.as_str()), d)).collect();
+    let by_dev: HashMap<(u32, u32, &str), &DiskRaw> = prev
+        .iter()
+        .map(|d| ((d.major, d.minor, d.name.as_str()), d))
+        .collect();
     let zero = DiskRaw::default();
     let ms = el.ns as f64 / 1e6;
     cur.iter()
         .filter(|d| !is_virtual_disk(&d.name))
         .map(|c| {
-            let p = by_dev.get(&(c.major, c.minor, c.name.as_str())).copied().unwrap_or(&zero);
+            let p = by_dev
+                .get(&(c.major, c.minor, c.name.as_str()))
+                .copied()
+                .unwrap_or(&zero);
             DiskView {
                 name: c.name.clone(),
                 read_iops: el.rate(counter_delta(p.reads, c.reads)),
                 write_iops: el.rate(counter_delta(p.writes, c.writes)),
-                read_bytes_per_sec: el
-                    .rate(counter_delta(p.sectors_read, c.sectors_read).saturating_mul(SECTOR_BYTES)),
-                write_bytes_per_sec: el
-                    .rate(counter_delta(p.sectors_written, c.sectors_written).saturating_mul(SECTOR_BYTES)),
+                read_bytes_per_sec: el.rate(
+                    counter_delta(p.sectors_read, c.sectors_read).saturating_mul(SECTOR_BYTES),
+                ),
+                write_bytes_per_sec: el.rate(
+                    counter_delta(p.sectors_written, c.sectors_written)
+                        .saturating_mul(SECTOR_BYTES),
+                ),
                 in_flight: c.in_flight,
-                utilization: (counter_delta(p.io_ticks_ms, c.io_ticks_ms) as f64 / ms).clamp(0.0, 1.0),
-                avg_queue_depth: counter_delta(p.weighted_io_ticks_ms, c.weighted_io_ticks_ms) as f64 / ms,
+                utilization: (counter_delta(p.io_ticks_ms, c.io_ticks_ms) as f64 / ms)
+                    .clamp(0.0, 1.0),
+                avg_queue_depth: counter_delta(p.weighted_io_ticks_ms, c.weighted_io_ticks_ms)
+                    as f64
+                    / ms,
             }
         })
         .collect()
@@ -347,13 +380,22 @@ fn op_order(op: IoOp) -> u8 {
 }
 
 /// Devices and directions with requests completed this interval.
-fn block_views(prev: &[BlockRaw], cur: &[BlockRaw], disks: &[DiskRaw], el: Elapsed) -> Vec<BlockLatencyView> {
-    let prev_by: HashMap<(u32, u8), &BlockRaw> = prev.iter().map(|b| ((b.dev, op_order(b.op)), b)).collect();
+fn block_views(
+    prev: &[BlockRaw],
+    cur: &[BlockRaw],
+    disks: &[DiskRaw],
+    el: Elapsed,
+) -> Vec<BlockLatencyView> {
+    let prev_by: HashMap<(u32, u8), &BlockRaw> =
+        prev.iter().map(|b| ((b.dev, op_order(b.op)), b)).collect();
     let zero = BlockRaw::default();
     let mut out: Vec<(u32, u8, BlockLatencyView)> = cur
         .iter()
         .filter_map(|c| {
-            let p = prev_by.get(&(c.dev, op_order(c.op))).copied().unwrap_or(&zero);
+            let p = prev_by
+                .get(&(c.dev, op_order(c.op)))
+                .copied()
+                .unwrap_or(&zero);
             let counts = hist::delta(&p.hist, &c.hist);
             let requests = counter_delta(p.count, c.count);
             if requests == 0 && hist::total(&counts) == 0 {
@@ -414,7 +456,12 @@ fn task_views(prev: &[TaskRaw], cur: &[TaskRaw], el: Elapsed, top: usize) -> Vec
     let mut by_cpu: Vec<usize> = (0..deltas.len()).collect();
     by_cpu.sort_by_key(|&i| (std::cmp::Reverse(deltas[i].cpu_ns), deltas[i].raw.tgid));
     let mut by_delay: Vec<usize> = (0..deltas.len()).collect();
-    by_delay.sort_by_key(|&i| (std::cmp::Reverse(deltas[i].runq_delay_ns), deltas[i].raw.tgid));
+    by_delay.sort_by_key(|&i| {
+        (
+            std::cmp::Reverse(deltas[i].runq_delay_ns),
+            deltas[i].raw.tgid,
+        )
+    });
 
     let mut keep: Vec<usize> = by_cpu.iter().take(top).copied().collect();
     for &i in by_delay.iter().take(top) {
@@ -456,11 +503,22 @@ mod tests {
     const SEC: u64 = 1_000_000_000;
 
     fn ticks(user: u64, system: u64, idle: u64, iowait: u64, steal: u64) -> CpuTicks {
-        CpuTicks { user, system, idle, iowait, steal, ..CpuTicks::default() }
+        CpuTicks {
+            user,
+            system,
+            idle,
+            iowait,
+            steal,
+            ..CpuTicks::default()
+        }
     }
 
     fn sample(t_ns: u64) -> RawSample {
-        RawSample { monotonic_ns: t_ns, time_unix_ms: t_ns / 1_000_000 + 1_700_000_000_000, ..RawSample::default() }
+        RawSample {
+            monotonic_ns: t_ns,
+            time_unix_ms: t_ns / 1_000_000 + 1_700_000_000_000,
+            ..RawSample::default()
+        }
     }
 
     fn hist_with(values: &[(u64, u64)]) -> Vec<u64> {
@@ -479,7 +537,13 @@ mod tests {
     fn zero_or_negative_elapsed_is_an_error() {
         let s = sample(5 * SEC);
         let err = derive(&s, &s, &DeriveOptions::default()).unwrap_err();
-        assert_eq!(err, DeriveError::NoElapsedTime { prev_ns: 5 * SEC, cur_ns: 5 * SEC });
+        assert_eq!(
+            err,
+            DeriveError::NoElapsedTime {
+                prev_ns: 5 * SEC,
+                cur_ns: 5 * SEC
+            }
+        );
         assert!(derive(&sample(6 * SEC), &s, &DeriveOptions::default()).is_err());
     }
 
@@ -523,9 +587,17 @@ mod tests {
     #[test]
     fn cpu_tick_going_backwards_counts_zero_and_stays_in_range() {
         let mut a = sample(SEC);
-        a.procfs.stat = Some(StatRaw { total: ticks(100, 0, 100, 50, 0), per_cpu: vec![ticks(100, 0, 100, 50, 0)], ..StatRaw::default() });
+        a.procfs.stat = Some(StatRaw {
+            total: ticks(100, 0, 100, 50, 0),
+            per_cpu: vec![ticks(100, 0, 100, 50, 0)],
+            ..StatRaw::default()
+        });
         let mut b = sample(2 * SEC);
-        b.procfs.stat = Some(StatRaw { total: ticks(150, 0, 150, 40, 0), per_cpu: vec![ticks(150, 0, 150, 40, 0)], ..StatRaw::default() });
+        b.procfs.stat = Some(StatRaw {
+            total: ticks(150, 0, 150, 40, 0),
+            per_cpu: vec![ticks(150, 0, 150, 40, 0)],
+            ..StatRaw::default()
+        });
         let s = derive(&a, &b, &DeriveOptions::default()).unwrap();
         let c = s.cpu.per_cpu[0];
         assert!(close(c.iowait, 0.0));
@@ -535,7 +607,11 @@ mod tests {
     #[test]
     fn no_ticks_gives_zero_fractions_not_nan() {
         let mut a = sample(SEC);
-        a.procfs.stat = Some(StatRaw { per_cpu: vec![ticks(1, 1, 1, 1, 1)], total: ticks(1, 1, 1, 1, 1), ..StatRaw::default() });
+        a.procfs.stat = Some(StatRaw {
+            per_cpu: vec![ticks(1, 1, 1, 1, 1)],
+            total: ticks(1, 1, 1, 1, 1),
+            ..StatRaw::default()
+        });
         let mut b = sample(SEC + 1000);
         b.procfs.stat = a.procfs.stat.clone();
         let s = derive(&a, &b, &DeriveOptions::default()).unwrap();
@@ -545,13 +621,29 @@ mod tests {
 
     #[test]
     fn psi_stall_fraction_from_totals() {
-        let line = |total_us| PsiLineRaw { avg10: 1.5, avg60: 0.5, avg300: 0.1, total_us };
-        let res = |some, full: Option<u64>| PsiResourceRaw { some: line(some), full: full.map(line) };
+        let line = |total_us| PsiLineRaw {
+            avg10: 1.5,
+            avg60: 0.5,
+            avg300: 0.1,
+            total_us,
+        };
+        let res = |some, full: Option<u64>| PsiResourceRaw {
+            some: line(some),
+            full: full.map(line),
+        };
         let mut a = sample(SEC);
-        a.procfs.psi = Some(PsiRaw { cpu: res(1_000_000, None), io: res(0, Some(0)), memory: res(10, Some(10)) });
+        a.procfs.psi = Some(PsiRaw {
+            cpu: res(1_000_000, None),
+            io: res(0, Some(0)),
+            memory: res(10, Some(10)),
+        });
         let mut b = sample(3 * SEC);
         // 500 ms of CPU stall in 2 s; io restarted (went backwards): 100 ms.
-        b.procfs.psi = Some(PsiRaw { cpu: res(1_500_000, None), io: res(100_000, Some(50_000)), memory: res(5, Some(5)) });
+        b.procfs.psi = Some(PsiRaw {
+            cpu: res(1_500_000, None),
+            io: res(100_000, Some(50_000)),
+            memory: res(5, Some(5)),
+        });
         b.procfs.psi.as_mut().unwrap().io.some.total_us = 100_000;
         let s = derive(&a, &b, &DeriveOptions::default()).unwrap();
         let psi = s.psi.unwrap();
@@ -569,7 +661,12 @@ mod tests {
     fn psi_absent_now_is_none_and_absent_before_has_no_stall() {
         let a = sample(SEC);
         let mut b = sample(2 * SEC);
-        assert!(derive(&a, &b, &DeriveOptions::default()).unwrap().psi.is_none());
+        assert!(
+            derive(&a, &b, &DeriveOptions::default())
+                .unwrap()
+                .psi
+                .is_none()
+        );
         b.procfs.psi = Some(PsiRaw::default());
         b.procfs.psi.as_mut().unwrap().cpu.some.total_us = 999_999;
         let s = derive(&a, &b, &DeriveOptions::default()).unwrap();
@@ -579,11 +676,31 @@ mod tests {
     #[test]
     fn memory_load_and_vm_rates() {
         let mut a = sample(SEC);
-        a.procfs.vmstat = Some(VmstatRaw { pgfault: 1000, pgmajfault: 10, pswpin: 0, pswpout: 7 });
+        a.procfs.vmstat = Some(VmstatRaw {
+            pgfault: 1000,
+            pgmajfault: 10,
+            pswpin: 0,
+            pswpout: 7,
+        });
         let mut b = sample(1_500_000_000);
-        b.procfs.vmstat = Some(VmstatRaw { pgfault: 2000, pgmajfault: 12, pswpin: 5, pswpout: 3 });
-        b.procfs.meminfo = Some(MeminfoRaw { total_bytes: 8 << 30, available_bytes: 4 << 30, ..MeminfoRaw::default() });
-        b.procfs.loadavg = Some(LoadavgRaw { load1: 1.25, load5: 0.5, load15: 0.25, runnable: 2, total_tasks: 300 });
+        b.procfs.vmstat = Some(VmstatRaw {
+            pgfault: 2000,
+            pgmajfault: 12,
+            pswpin: 5,
+            pswpout: 3,
+        });
+        b.procfs.meminfo = Some(MeminfoRaw {
+            total_bytes: 8 << 30,
+            available_bytes: 4 << 30,
+            ..MeminfoRaw::default()
+        });
+        b.procfs.loadavg = Some(LoadavgRaw {
+            load1: 1.25,
+            load5: 0.5,
+            load15: 0.25,
+            runnable: 2,
+            total_tasks: 300,
+        });
         let s = derive(&a, &b, &DeriveOptions::default()).unwrap();
         assert!(close(s.vm.page_faults_per_sec, 2000.0));
         assert!(close(s.vm.major_faults_per_sec, 4.0));
@@ -671,7 +788,10 @@ mod tests {
         a.procfs.stat = Some(StatRaw::default());
         a.bpf = Some(BpfRaw {
             per_cpu: vec![cpu_raw(&[(10_000, 5)], 100), cpu_raw(&[], 0)],
-            drops: crate::model::bpf_raw::DropsRaw { events_lost: 3, ..Default::default() },
+            drops: crate::model::bpf_raw::DropsRaw {
+                events_lost: 3,
+                ..Default::default()
+            },
             ..BpfRaw::default()
         });
         let mut b = sample(3 * SEC);
@@ -680,7 +800,11 @@ mod tests {
                 cpu_raw(&[(10_000, 5), (20_000, 90)], 300),
                 cpu_raw(&[(5_000_000, 10)], 100),
             ],
-            drops: crate::model::bpf_raw::DropsRaw { events_lost: 4, pid_map_full: 2, ..Default::default() },
+            drops: crate::model::bpf_raw::DropsRaw {
+                events_lost: 4,
+                pid_map_full: 2,
+                ..Default::default()
+            },
             ..BpfRaw::default()
         });
         let s = derive(&a, &b, &DeriveOptions::default()).unwrap();
@@ -698,7 +822,10 @@ mod tests {
         assert_eq!(sched.per_cpu.len(), 2);
         assert_eq!(sched.per_cpu[0].runq_count, 90);
         assert_eq!(sched.per_cpu[0].switches_voluntary, 200);
-        assert_eq!(sched.per_cpu[1].runq_p50_ns, bucket_mid(bucket_of(5_000_000)));
+        assert_eq!(
+            sched.per_cpu[1].runq_p50_ns,
+            bucket_mid(bucket_of(5_000_000))
+        );
         assert_eq!(sched.drops.events_lost, 1);
         assert_eq!(sched.drops.pid_map_full, 2);
     }
@@ -714,10 +841,19 @@ mod tests {
     #[test]
     fn sched_counters_reset_restart_from_current_value() {
         let mut a = sample(SEC);
-        a.bpf = Some(BpfRaw { per_cpu: vec![cpu_raw(&[(1000, 1000)], 1000)], ..BpfRaw::default() });
+        a.bpf = Some(BpfRaw {
+            per_cpu: vec![cpu_raw(&[(1000, 1000)], 1000)],
+            ..BpfRaw::default()
+        });
         let mut b = sample(2 * SEC);
-        b.bpf = Some(BpfRaw { per_cpu: vec![cpu_raw(&[(1000, 10)], 10)], ..BpfRaw::default() });
-        let sched = derive(&a, &b, &DeriveOptions::default()).unwrap().sched.unwrap();
+        b.bpf = Some(BpfRaw {
+            per_cpu: vec![cpu_raw(&[(1000, 10)], 10)],
+            ..BpfRaw::default()
+        });
+        let sched = derive(&a, &b, &DeriveOptions::default())
+            .unwrap()
+            .sched
+            .unwrap();
         assert_eq!(sched.runq_latency.count, 10);
         assert!(close(sched.switches_voluntary_per_sec, 10.0));
     }
@@ -734,18 +870,28 @@ mod tests {
             bytes: n * 4096,
         };
         let mut a = sample(SEC);
-        a.bpf = Some(BpfRaw { block: vec![blk(IoOp::Write, 10), blk(IoOp::Read, 10)], ..BpfRaw::default() });
+        a.bpf = Some(BpfRaw {
+            block: vec![blk(IoOp::Write, 10), blk(IoOp::Read, 10)],
+            ..BpfRaw::default()
+        });
         let mut b = sample(2 * SEC);
         b.procfs.diskstats = Some(vec![disk("vdb", 16, 1)]);
         b.bpf = Some(BpfRaw {
-            block: vec![blk(IoOp::Write, 30), blk(IoOp::Read, 10), blk(IoOp::Other, 1)],
+            block: vec![
+                blk(IoOp::Write, 30),
+                blk(IoOp::Read, 10),
+                blk(IoOp::Other, 1),
+            ],
             ..BpfRaw::default()
         });
         let s = derive(&a, &b, &DeriveOptions::default()).unwrap();
         // Read had no new requests: left out. Sorted read, write, other.
         assert_eq!(s.block_latency.len(), 2);
         let w = &s.block_latency[0];
-        assert_eq!((w.dev.as_str(), w.name.as_str(), w.op), ("254:16", "vdb", IoOp::Write));
+        assert_eq!(
+            (w.dev.as_str(), w.name.as_str(), w.op),
+            ("254:16", "vdb", IoOp::Write)
+        );
         assert_eq!(w.latency.count, 20);
         assert!(close(w.requests_per_sec, 20.0));
         assert!(close(w.bytes_per_sec, 20.0 * 4096.0));
@@ -771,16 +917,24 @@ mod tests {
     #[test]
     fn tasks_top_by_cpu_plus_top_by_delay_sorted_by_cpu() {
         let mut a = sample(SEC);
-        a.bpf = Some(BpfRaw { tasks: vec![task(1, 100, 0), task(2, 100, 0), task(3, 5000, 50), task(9, 1, 1)], ..BpfRaw::default() });
+        a.bpf = Some(BpfRaw {
+            tasks: vec![
+                task(1, 100, 0),
+                task(2, 100, 0),
+                task(3, 5000, 50),
+                task(9, 1, 1),
+            ],
+            ..BpfRaw::default()
+        });
         let mut b = sample(2 * SEC);
         b.bpf = Some(BpfRaw {
             tasks: vec![
-                task(1, 900, 0),    // +800 ms CPU
-                task(2, 400, 0),    // +300 ms CPU
-                task(3, 10, 2),     // restarted: 10 ms CPU, 2 ms delay
-                task(4, 50, 500),   // new: 50 ms CPU, 500 ms delay
-                task(5, 60, 0),     // new: 60 ms
-                task(9, 1, 1),      // idle this interval: dropped
+                task(1, 900, 0),  // +800 ms CPU
+                task(2, 400, 0),  // +300 ms CPU
+                task(3, 10, 2),   // restarted: 10 ms CPU, 2 ms delay
+                task(4, 50, 500), // new: 50 ms CPU, 500 ms delay
+                task(5, 60, 0),   // new: 60 ms
+                task(9, 1, 1),    // idle this interval: dropped
             ],
             ..BpfRaw::default()
         });
@@ -814,9 +968,16 @@ mod tests {
     fn sources_and_events_are_carried() {
         let a = sample(SEC);
         let mut b = sample(2 * SEC);
-        b.sources = vec![SourceStatus { name: "psi".into(), ok: false, detail: "gone".into() }];
+        b.sources = vec![SourceStatus {
+            name: "psi".into(),
+            ok: false,
+            detail: "gone".into(),
+        }];
         b.bpf = Some(BpfRaw {
-            events: vec![crate::model::snapshot::LatencyEvent { delay_ns: 7, ..Default::default() }],
+            events: vec![crate::model::snapshot::LatencyEvent {
+                delay_ns: 7,
+                ..Default::default()
+            }],
             ..BpfRaw::default()
         });
         let s = derive(&a, &b, &DeriveOptions::default()).unwrap();
