@@ -266,3 +266,54 @@ fn permission_denied_is_an_io_error_with_the_path() {
             .contains(&dir.path().join("stat").display().to_string())
     );
 }
+
+#[test]
+fn hostile_content_never_panics() {
+    // Overflowing numbers, invalid UTF-8, non-finite floats, non-ASCII names.
+    let r = reader("hostile");
+    for (res, file) in [
+        (r.read_stat().map(|_| ()), "stat"),
+        (r.read_loadavg().map(|_| ()), "loadavg"),
+        (r.read_meminfo().map(|_| ()), "meminfo"),
+        (r.read_psi().map(|_| ()), "pressure/cpu"),
+    ] {
+        let err = res.expect_err(file);
+        assert_names(&err, "hostile", file);
+    }
+    // A line with a strange name is just one more key or device.
+    assert_eq!(r.read_vmstat().unwrap().pgfault, 33294490);
+    assert_eq!(r.read_diskstats().unwrap()[0].name, "vé");
+    let err = reader("hostile-meminfo-utf8").read_meminfo().unwrap_err();
+    assert_names(&err, "hostile-meminfo-utf8", "meminfo");
+}
+
+#[test]
+fn derive_works_with_a_source_missing() {
+    use autosa::model::metrics::{DeriveOptions, derive};
+    use autosa::model::sample::RawSample;
+    let read = reader("no-pressure").read();
+    let mut a = RawSample {
+        monotonic_ns: 1_000_000_000,
+        procfs: read.raw.clone(),
+        sources: read.sources.clone(),
+        ..RawSample::default()
+    };
+    let mut b = RawSample {
+        monotonic_ns: 2_000_000_000,
+        procfs: read.raw,
+        sources: read.sources,
+        ..RawSample::default()
+    };
+    // One second later: 1000 more context switches on the same counters.
+    a.procfs.stat.as_mut().unwrap().ctxt -= 1000;
+    b.time_unix_ms = 1_700_000_000_000;
+    let s = derive(&a, &b, &DeriveOptions::default()).unwrap();
+    assert!(s.psi.is_none());
+    assert_eq!(s.cpu.nr_cpus, 2);
+    assert!((s.cpu.context_switches_per_sec - 1000.0).abs() < 1e-9);
+    assert_eq!(
+        s.disks.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
+        ["vda"]
+    );
+    assert!(s.sources.iter().any(|x| x.name == "psi" && !x.ok));
+}

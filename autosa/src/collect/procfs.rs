@@ -196,6 +196,10 @@ impl ProcfsReader {
     pub fn read_meminfo(&self) -> Result<MeminfoRaw, ProcfsError> {
         let path = self.root.join("meminfo");
         let bytes = read_bytes(&path, HINT_PROC)?;
+        check_meminfo(&bytes).map_err(|detail| ProcfsError::Parse {
+            path: path.clone(),
+            detail,
+        })?;
         let mi = Meminfo::from_read(bytes.as_slice()).map_err(|e| parse_error(&path, e))?;
         Ok(MeminfoRaw {
             total_bytes: mi.mem_total,
@@ -276,6 +280,35 @@ fn parse_error(path: &Path, e: ProcError) -> ProcfsError {
     }
 }
 
+/// The crate's meminfo parser slices field names by bytes and multiplies by
+/// the unit unchecked; both panic on input the kernel never writes but a
+/// corrupted or hand-edited file can hold. Reject such input first.
+fn check_meminfo(bytes: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(bytes)
+        .ok()
+        .filter(|t| t.is_ascii())
+        .ok_or_else(|| "not ASCII text".to_owned())?;
+    for line in text.lines() {
+        let mut it = line.split_whitespace();
+        let (Some(_), Some(value), Some(unit)) = (it.next(), it.next(), it.next()) else {
+            continue;
+        };
+        // The units the crate knows; it rejects the others itself.
+        let scale: u64 = match unit.to_ascii_lowercase().as_str() {
+            "kib" | "kb" => 1 << 10,
+            "mib" | "mb" => 1 << 20,
+            "gib" | "gb" => 1 << 30,
+            _ => 1,
+        };
+        if let Ok(v) = value.parse::<u64>()
+            && v.checked_mul(scale).is_none()
+        {
+            return Err(format!("value out of range in line {line:?}"));
+        }
+    }
+    Ok(())
+}
+
 fn ticks(t: &procfs::CpuTime) -> CpuTicks {
     CpuTicks {
         user: t.user,
@@ -315,6 +348,15 @@ fn read_pressure(path: &Path) -> Result<PsiResourceRaw, ProcfsError> {
             path: path.to_owned(),
             detail: format!("malformed line {line:?}"),
         })?;
+        if ![rec.avg10, rec.avg60, rec.avg300]
+            .iter()
+            .all(|v| v.is_finite())
+        {
+            return Err(ProcfsError::Parse {
+                path: path.to_owned(),
+                detail: format!("non-finite average in line {line:?}"),
+            });
+        }
         *slot = Some(PsiLineRaw {
             avg10: f64::from(rec.avg10),
             avg60: f64::from(rec.avg60),

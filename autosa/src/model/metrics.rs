@@ -3,8 +3,13 @@
 //! Pure: the samples carry their own times. Counters are cumulative; one that
 //! went backwards was restarted (a reboot of the source, an evicted map
 //! entry), so its current value is taken as the delta, never an underflow.
-//! Something absent from the previous sample counts from zero: it appeared
-//! during the interval, so all of it happened in the interval.
+//!
+//! Two kinds of "absent before" are told apart:
+//! - an item (a disk, a process, a block map entry) missing from a source that
+//!   was read: it appeared during the interval, so all of it counts;
+//! - a whole source missing from the previous sample (its read failed, or the
+//!   eBPF programs were not loaded yet): there is no baseline, so that part
+//!   of the snapshot has no rates (defaults, `None` or empty) this interval.
 
 use std::collections::HashMap;
 
@@ -57,7 +62,7 @@ pub fn derive(
     }
     let el = Elapsed::new(cur.monotonic_ns - prev.monotonic_ns);
     let (p, c) = (&prev.procfs, &cur.procfs);
-    let empty_bpf = BpfRaw::default();
+    let bpf = prev.bpf.as_ref().zip(cur.bpf.as_ref());
 
     Ok(Snapshot {
         version: SNAPSHOT_VERSION,
@@ -79,43 +84,32 @@ pub fn derive(
             swap_total_bytes: m.swap_total_bytes,
             swap_free_bytes: m.swap_free_bytes,
         }),
-        vm: match c.vmstat {
-            Some(cv) => {
-                let pv = p.vmstat.unwrap_or_default();
-                VmView {
-                    page_faults_per_sec: el.rate(counter_delta(pv.pgfault, cv.pgfault)),
-                    major_faults_per_sec: el.rate(counter_delta(pv.pgmajfault, cv.pgmajfault)),
-                    swap_in_pages_per_sec: el.rate(counter_delta(pv.pswpin, cv.pswpin)),
-                    swap_out_pages_per_sec: el.rate(counter_delta(pv.pswpout, cv.pswpout)),
-                }
-            }
-            None => VmView::default(),
+        vm: match (p.vmstat, c.vmstat) {
+            (Some(pv), Some(cv)) => VmView {
+                page_faults_per_sec: el.rate(counter_delta(pv.pgfault, cv.pgfault)),
+                major_faults_per_sec: el.rate(counter_delta(pv.pgmajfault, cv.pgmajfault)),
+                swap_in_pages_per_sec: el.rate(counter_delta(pv.pswpin, cv.pswpin)),
+                swap_out_pages_per_sec: el.rate(counter_delta(pv.pswpout, cv.pswpout)),
+            },
+            _ => VmView::default(),
         },
-        disks: disk_views(
-            p.diskstats.as_deref().unwrap_or(&[]),
-            c.diskstats.as_deref().unwrap_or(&[]),
-            el,
-        ),
-        sched: cur
-            .bpf
-            .as_ref()
-            .map(|cb| sched_view(prev.bpf.as_ref().unwrap_or(&empty_bpf), cb, el)),
-        block_latency: cur.bpf.as_ref().map_or_else(Vec::new, |cb| {
+        disks: match (&p.diskstats, &c.diskstats) {
+            (Some(pd), Some(cd)) => disk_views(pd, cd, el),
+            _ => Vec::new(),
+        },
+        sched: bpf.map(|(pb, cb)| sched_view(pb, cb, el)),
+        block_latency: bpf.map_or_else(Vec::new, |(pb, cb)| {
             block_views(
-                &prev.bpf.as_ref().unwrap_or(&empty_bpf).block,
+                &pb.block,
                 &cb.block,
                 c.diskstats.as_deref().unwrap_or(&[]),
                 el,
             )
         }),
-        tasks: cur.bpf.as_ref().map_or_else(Vec::new, |cb| {
-            task_views(
-                &prev.bpf.as_ref().unwrap_or(&empty_bpf).tasks,
-                &cb.tasks,
-                el,
-                opts.top_tasks,
-            )
+        tasks: bpf.map_or_else(Vec::new, |(pb, cb)| {
+            task_views(&pb.tasks, &cb.tasks, el, opts.top_tasks)
         }),
+        // Events are not cumulative: the current read's are this interval's.
         events: cur
             .bpf
             .as_ref()
@@ -158,18 +152,29 @@ fn cpu_view(
     let Some(cur) = cur else {
         return CpuView::default();
     };
-    let default_stat = super::sample::StatRaw::default();
-    let prev = prev.unwrap_or(&default_stat);
-    let zero = CpuTicks::default();
-    CpuView {
-        nr_cpus: cur.per_cpu.len() as u32,
-        total: cpu_times(&prev.total, &cur.total),
-        per_cpu: cur
-            .per_cpu
+    let nr_cpus = cur.per_cpu.len() as u32;
+    let Some(prev) = prev else {
+        return CpuView {
+            nr_cpus,
+            per_cpu: vec![CpuTimes::default(); cur.per_cpu.len()],
+            ..CpuView::default()
+        };
+    };
+    // /proc/stat lists online CPUs only, by position: when the count changed
+    // (hotplug) positions no longer match, so per-CPU splits are unknown.
+    let per_cpu = if prev.per_cpu.len() == cur.per_cpu.len() {
+        prev.per_cpu
             .iter()
-            .enumerate()
-            .map(|(i, c)| cpu_times(prev.per_cpu.get(i).unwrap_or(&zero), c))
-            .collect(),
+            .zip(&cur.per_cpu)
+            .map(|(p, c)| cpu_times(p, c))
+            .collect()
+    } else {
+        vec![CpuTimes::default(); cur.per_cpu.len()]
+    };
+    CpuView {
+        nr_cpus,
+        total: cpu_times(&prev.total, &cur.total),
+        per_cpu,
         context_switches_per_sec: el.rate(counter_delta(prev.ctxt, cur.ctxt)),
         forks_per_sec: el.rate(counter_delta(prev.processes, cur.processes)),
     }
@@ -962,6 +967,55 @@ mod tests {
         let t3 = &s.tasks[3];
         assert!(close(t3.cpu_fraction, 0.01));
         assert_eq!(t3.runq_delay_total_ns, 2_000_000);
+    }
+
+    #[test]
+    fn source_missing_before_gives_no_rates_not_since_boot_totals() {
+        let a = sample(SEC);
+        let mut b = sample(2 * SEC);
+        b.procfs.stat = Some(StatRaw {
+            total: ticks(100_000, 0, 100_000, 0, 0),
+            per_cpu: vec![ticks(100_000, 0, 100_000, 0, 0)],
+            ctxt: 10_000_000,
+            ..StatRaw::default()
+        });
+        b.procfs.vmstat = Some(VmstatRaw {
+            pgfault: 1 << 40,
+            ..VmstatRaw::default()
+        });
+        b.procfs.diskstats = Some(vec![disk("vda", 0, 1_000_000)]);
+        b.bpf = Some(BpfRaw {
+            per_cpu: vec![cpu_raw(&[(1000, 1_000_000)], 1_000_000)],
+            tasks: vec![task(1, 100_000, 0)],
+            ..BpfRaw::default()
+        });
+        let s = derive(&a, &b, &DeriveOptions::default()).unwrap();
+        assert_eq!(s.cpu.nr_cpus, 1);
+        assert_eq!(s.cpu.per_cpu, vec![CpuTimes::default()]);
+        assert_eq!(s.cpu.context_switches_per_sec, 0.0);
+        assert_eq!(s.vm, VmView::default());
+        assert!(s.disks.is_empty());
+        assert!(s.sched.is_none() && s.tasks.is_empty());
+    }
+
+    #[test]
+    fn cpu_count_change_keeps_total_but_not_per_cpu() {
+        let mut a = sample(SEC);
+        a.procfs.stat = Some(StatRaw {
+            total: ticks(100, 0, 100, 0, 0),
+            per_cpu: vec![ticks(50, 0, 50, 0, 0), ticks(50, 0, 50, 0, 0)],
+            ..StatRaw::default()
+        });
+        let mut b = sample(2 * SEC);
+        b.procfs.stat = Some(StatRaw {
+            total: ticks(200, 0, 200, 0, 0),
+            per_cpu: vec![ticks(100, 0, 100, 0, 0)],
+            ..StatRaw::default()
+        });
+        let s = derive(&a, &b, &DeriveOptions::default()).unwrap();
+        assert_eq!(s.cpu.nr_cpus, 1);
+        assert_eq!(s.cpu.per_cpu, vec![CpuTimes::default()]);
+        assert!(close(s.cpu.total.user, 0.5));
     }
 
     #[test]
