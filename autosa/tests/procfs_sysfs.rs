@@ -24,6 +24,22 @@ fn enabled_scheduler_is_named() {
 }
 
 #[test]
+fn sched_ext_together_tells_what_runs() {
+    let on = reader("scx-enabled").sched_ext().unwrap();
+    assert!(on.is_running("scx_bpfland"));
+    assert!(!on.is_running("scx_lavd"));
+    // Attached but not yet enabled does not count as running.
+    assert!(
+        !reader("scx-enabling")
+            .sched_ext()
+            .unwrap()
+            .is_running("scx_lavd")
+    );
+    let off = reader("scx-disabled").sched_ext().unwrap();
+    assert_eq!((off.state, off.ops), (ScxState::Disabled, None));
+}
+
+#[test]
 fn every_state_is_parsed() {
     assert_eq!(
         reader("scx-disabled").sched_ext_state().unwrap(),

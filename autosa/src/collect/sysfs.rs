@@ -72,6 +72,21 @@ impl ScxOps {
     }
 }
 
+/// State and running scheduler read together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchedExt {
+    pub state: ScxState,
+    pub ops: Option<ScxOps>,
+}
+
+impl SchedExt {
+    /// Whether `name` (e.g. `scx_lavd`) is the scheduler attached and enabled.
+    pub fn is_running(&self, name: &str) -> bool {
+        self.state == ScxState::Enabled
+            && self.ops.as_ref().is_some_and(|o| o.matches_scheduler(name))
+    }
+}
+
 /// `/sys/kernel/security/lockdown`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LockdownMode {
@@ -122,6 +137,14 @@ impl SysfsReader {
             "disabling" => Ok(ScxState::Disabling),
             _ => Err(SysfsError::Unexpected { path, content }),
         }
+    }
+
+    /// State and ops in one call.
+    pub fn sched_ext(&self) -> Result<SchedExt, SysfsError> {
+        Ok(SchedExt {
+            state: self.sched_ext_state()?,
+            ops: self.sched_ext_ops()?,
+        })
     }
 
     /// The running scheduler; `None` when none is loaded (the kernel removes
