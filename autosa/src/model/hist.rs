@@ -59,8 +59,15 @@ pub fn nearest_rank(n: u64, q: f64) -> u64 {
     (r as u64).clamp(1, n.max(1))
 }
 
+/// The buckets this build knows; entries past `BUCKETS` (a vector from
+/// somewhere else) have no bounds and are ignored.
+fn known(counts: &[u64]) -> &[u64] {
+    &counts[..counts.len().min(BUCKETS)]
+}
+
 /// Index of the bucket holding the sample of rank `ceil(q × n)`; `None` when empty.
 pub fn quantile_bucket(counts: &[u64], q: f64) -> Option<usize> {
+    let counts = known(counts);
     let n = total(counts);
     if n == 0 {
         return None;
@@ -83,11 +90,15 @@ pub fn quantile(counts: &[u64], q: f64) -> u64 {
 
 /// Upper bound of the highest non-empty bucket; 0 when empty.
 pub fn max_bound(counts: &[u64]) -> u64 {
-    counts.iter().rposition(|&c| c > 0).map_or(0, bucket_upper)
+    known(counts)
+        .iter()
+        .rposition(|&c| c > 0)
+        .map_or(0, bucket_upper)
 }
 
 /// Builds the interval histogram from (already delta'd) bucket counts.
 pub fn build(counts: &[u64], sum_ns: u64) -> LatencyHistogram {
+    let counts = known(counts);
     LatencyHistogram {
         count: total(counts),
         sum_ns,
@@ -153,6 +164,15 @@ mod tests {
         assert_eq!((h.p50_ns, h.p90_ns, h.p99_ns, h.max_ns), (5, 9, 10, 11));
         assert_eq!(h.count, 10);
         assert_eq!(h.buckets.len(), 10);
+    }
+
+    #[test]
+    fn counts_past_the_last_bucket_are_ignored() {
+        let mut c = vec![0u64; BUCKETS + 5];
+        c[3] = 2;
+        c[BUCKETS + 4] = 7;
+        let h = build(&c, 6);
+        assert_eq!((h.count, h.max_ns, h.p99_ns), (2, 4, 3));
     }
 
     #[test]

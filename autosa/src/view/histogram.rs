@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use autosa_common::hist::{bucket_lower, log2_u64};
+use autosa_common::hist::{BUCKETS, bucket_lower, log2_u64};
 
 use super::units::duration_ns;
 use crate::model::snapshot::LatencyHistogram;
@@ -22,7 +22,8 @@ pub struct Log2Row {
 /// Power-of-two rows from the first to the last non-empty one (0 and 1 share the first row).
 pub fn log2_rows(h: &LatencyHistogram) -> Vec<Log2Row> {
     let mut counts = [0u64; 64];
-    for &(idx, c) in &h.buckets {
+    // Indices come from recordings too: ignore ones this build has no bucket for.
+    for &(idx, c) in h.buckets.iter().filter(|(i, _)| (*i as usize) < BUCKETS) {
         let lower = bucket_lower(idx as usize);
         let row = if lower < 2 {
             0
@@ -89,7 +90,7 @@ pub fn draw(out: &mut String, h: &LatencyHistogram) {
 mod tests {
     use super::*;
     use crate::model::hist;
-    use autosa_common::hist::{BUCKETS, bucket_of};
+    use autosa_common::hist::bucket_of;
 
     fn hist_of(values: &[u64]) -> LatencyHistogram {
         let mut c = vec![0u64; BUCKETS];
@@ -131,6 +132,17 @@ mod tests {
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[1].count, 0);
         assert!(log2_rows(&LatencyHistogram::default()).is_empty());
+    }
+
+    #[test]
+    fn out_of_range_bucket_index_is_ignored() {
+        let h = LatencyHistogram {
+            count: 2,
+            buckets: vec![(100, 1), (u32::MAX, 1)],
+            ..LatencyHistogram::default()
+        };
+        let rows = log2_rows(&h);
+        assert_eq!(rows.iter().map(|r| r.count).sum::<u64>(), 1);
     }
 
     #[test]

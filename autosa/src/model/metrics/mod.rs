@@ -120,13 +120,13 @@ pub fn derive(
 
 /// Length of the interval, never zero.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Elapsed {
-    pub(crate) ns: u64,
-    pub(crate) secs: f64,
+struct Elapsed {
+    ns: u64,
+    secs: f64,
 }
 
 impl Elapsed {
-    pub(crate) fn new(ns: u64) -> Self {
+    fn new(ns: u64) -> Self {
         debug_assert!(ns > 0);
         Self {
             ns,
@@ -134,12 +134,12 @@ impl Elapsed {
         }
     }
 
-    pub(crate) fn rate(self, delta: u64) -> f64 {
+    fn rate(self, delta: u64) -> f64 {
         delta as f64 / self.secs
     }
 
     /// `part_ns` as a fraction of the interval, clamped to `[0, 1]`.
-    pub(crate) fn fraction(self, part_ns: u64) -> f64 {
+    fn fraction(self, part_ns: u64) -> f64 {
         (part_ns as f64 / self.ns as f64).clamp(0.0, 1.0)
     }
 }
