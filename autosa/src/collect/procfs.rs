@@ -42,8 +42,7 @@ pub mod source {
 }
 
 const HINT_PROC: &str = "is procfs mounted there?";
-const HINT_PSI: &str =
-    "the kernel has no pressure stall information (CONFIG_PSI=n, or booted with psi=0)";
+const HINT_PSI: &str = "the kernel has no pressure stall information (CONFIG_PSI=n, or psi=0 on the kernel command line: boot with psi=1)";
 
 /// What one [`ProcfsReader::read`] delivered.
 #[derive(Debug, Clone, Default, PartialEq)]
