@@ -1,1 +1,7 @@
-//! TODO(skeleton): filled in by its owner.
+//! Snapshots rendered for people.
+
+pub mod histogram;
+mod text;
+pub mod units;
+
+pub use text::render_text;
