@@ -162,11 +162,12 @@ fn switch_out(c: &mut CpuCounters, slot: &CpuSlot, pid: u32, tgid: u32, preempte
     }
 
     let rt = runtime();
+    if waited && delay >= rt.event_threshold_ns {
+        // Rare by design: the thread's own name is worth a helper call here.
+        let comm = bpf_get_current_comm().unwrap_or([0; COMM_LEN]);
+        emit::runq_event(slot.start_ns, delay, pid, tgid, cpu(), &comm);
+    }
     let Some(t) = task_entry(c, tgid, rt.epoch) else {
-        if waited && delay >= rt.event_threshold_ns {
-            let comm = bpf_get_current_comm().unwrap_or([0; COMM_LEN]);
-            emit::runq_event(slot.start_ns, delay, pid, tgid, cpu(), &comm);
-        }
         return;
     };
     if known {
@@ -178,9 +179,6 @@ fn switch_out(c: &mut CpuCounters, slot: &CpuSlot, pid: u32, tgid: u32, preempte
         t.runq_delay_ns += delay;
         if delay > t.runq_max_ns {
             t.runq_max_ns = delay;
-        }
-        if delay >= rt.event_threshold_ns {
-            emit::runq_event(slot.start_ns, delay, pid, tgid, cpu(), &t.comm);
         }
     }
     if woken {

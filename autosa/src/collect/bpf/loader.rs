@@ -2,11 +2,15 @@
 
 use std::path::PathBuf;
 
-use autosa_common::config::{PROBE_CONFIG_SYMBOL, ProbeConfig};
+use autosa_common::{
+    config::{PROBE_CONFIG_SYMBOL, ProbeConfig, RuntimeConfig},
+    maps as names,
+};
+use aya::maps::{Array, MapData};
 use aya::{Ebpf, EbpfLoader, programs::TracePoint};
 
 use super::{
-    error::{BpfError, classify},
+    error::{self, BpfError, classify},
     layout::{
         self, ALL, BLOCK_RQ_COMPLETE, BLOCK_RQ_ISSUE, BlockFormats, SchedFormats, Tracepoint,
     },
@@ -118,6 +122,9 @@ pub fn load(settings: &BpfSettings) -> Result<Loaded, BpfError> {
         .load(OBJECT)
         .map_err(|e| classify(&e, memlock_ok, |detail| BpfError::Object { detail }))?;
 
+    // Before any program runs: a zeroed entry would mean "threshold 0".
+    write_runtime(&mut ebpf, &initial_runtime(settings))?;
+
     let mut attached = Vec::new();
     for tp in ALL {
         let is_block = tp == BLOCK_RQ_ISSUE || tp == BLOCK_RQ_COMPLETE;
@@ -142,6 +149,31 @@ pub fn load(settings: &BpfSettings) -> Result<Loaded, BpfError> {
         config,
         attached,
         skipped,
+    })
+}
+
+/// Epoch 0 is what a zeroed per-task entry holds: start at 1.
+pub fn initial_runtime(settings: &BpfSettings) -> RuntimeConfig {
+    RuntimeConfig {
+        event_threshold_ns: settings.event_threshold_ns,
+        epoch: 1,
+    }
+}
+
+/// Writes the runtime values the programs read on every switch.
+pub fn write_runtime(ebpf: &mut Ebpf, rt: &RuntimeConfig) -> Result<(), BpfError> {
+    let map = ebpf.map_mut(names::RUNTIME).ok_or(BpfError::Map {
+        map: names::RUNTIME,
+        detail: "missing from the object".into(),
+    })?;
+    let mut arr: Array<&mut MapData, RuntimeConfig> =
+        Array::try_from(map).map_err(|e| BpfError::Map {
+            map: names::RUNTIME,
+            detail: error::chain(&e),
+        })?;
+    arr.set(0, *rt, 0).map_err(|e| BpfError::Map {
+        map: names::RUNTIME,
+        detail: error::chain(&e),
     })
 }
 

@@ -22,7 +22,7 @@ use autosa_common::{
     config::{ProbeConfig, RuntimeConfig},
     maps::{self as names, BlockKey, BlockStats, CpuCounters, SchedHists, TaskStats},
 };
-use aya::maps::{Array, MapData, PerCpuArray, PerCpuHashMap, RingBuf};
+use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf};
 
 pub use error::BpfError;
 pub use layout::Tracepoint;
@@ -65,20 +65,14 @@ impl BpfCollector {
             detail: "missing from the object".into(),
         })?;
         let events = RingBuf::try_from(ring).map_err(map_err(names::EVENTS))?;
-        let mut this = Self {
+        Ok(Self {
             ebpf,
             events,
-            // Epoch 0 is what a zeroed entry holds: start at 1.
-            runtime: RuntimeConfig {
-                event_threshold_ns: settings.event_threshold_ns,
-                epoch: 1,
-            },
+            runtime: loader::initial_runtime(settings),
             config,
             attached,
             skipped,
-        };
-        this.write_runtime()?;
-        Ok(this)
+        })
     }
 
     /// Probes attached, in attach order.
@@ -103,13 +97,7 @@ impl BpfCollector {
     }
 
     fn write_runtime(&mut self) -> Result<(), BpfError> {
-        let map = self.ebpf.map_mut(names::RUNTIME).ok_or(BpfError::Map {
-            map: names::RUNTIME,
-            detail: "missing from the object".into(),
-        })?;
-        let mut arr: Array<&mut MapData, RuntimeConfig> =
-            Array::try_from(map).map_err(map_err(names::RUNTIME))?;
-        arr.set(0, self.runtime, 0).map_err(map_err(names::RUNTIME))
+        loader::write_runtime(&mut self.ebpf, &self.runtime)
     }
 
     /// Reads every map (cumulative counters), drains the ring buffer and
