@@ -4,4 +4,9 @@
 //! a map value on both sides. Userspace gets `aya::Pod` impls through the `user` feature.
 #![no_std]
 
+pub mod config;
+pub mod event;
 pub mod hist;
+pub mod maps;
+#[cfg(feature = "user")]
+mod pod;

@@ -1,1 +1,178 @@
-//! TODO(skeleton): filled in by its owner.
+//! The eBPF collector: loads autosa's kernel programs and reads their maps
+//! into [`BpfRaw`] once per interval.
+//!
+//! Kernel side (crate `autosa-ebpf`, object committed under `autosa/bpf/`):
+//! classic tracepoints sched_switch, sched_wakeup, sched_wakeup_new,
+//! sched_migrate_task, block_rq_issue, block_rq_complete. Record offsets are
+//! read from tracefs at start-up ([`tp_format`], [`layout`]) and written into
+//! the object's `.rodata` before load, so no BTF is needed. The map layout is
+//! documented in `autosa_common::maps`.
+//!
+//! Reading is cheap: one syscall per per-CPU array, one per hash entry, and
+//! the ring buffer is drained without blocking (the kernel never wakes us).
+
+pub mod decode;
+pub mod error;
+pub mod layout;
+pub mod loader;
+pub mod tp_format;
+pub mod tracefs;
+
+use autosa_common::{
+    config::{ProbeConfig, RuntimeConfig},
+    maps::{self as names, BlockKey, BlockStats, CpuCounters, SchedHists, TaskStats},
+};
+use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf};
+
+pub use error::BpfError;
+pub use layout::Tracepoint;
+pub use loader::BpfSettings;
+
+use crate::model::bpf_raw::BpfRaw;
+
+/// Upper bound of events taken per read, so a flood cannot stall a tick;
+/// what is left stays in the buffer for the next read.
+const MAX_EVENTS_PER_READ: usize = 8192;
+
+/// Loaded and attached programs; dropping it detaches them.
+pub struct BpfCollector {
+    ebpf: aya::Ebpf,
+    events: RingBuf<MapData>,
+    runtime: RuntimeConfig,
+    config: ProbeConfig,
+    attached: Vec<Tracepoint>,
+    skipped: Vec<(Tracepoint, String)>,
+}
+
+fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> BpfError {
+    move |e| BpfError::Map {
+        map,
+        detail: error::chain(&e),
+    }
+}
+
+impl BpfCollector {
+    /// Loads and attaches the programs (needs root or CAP_BPF + CAP_PERFMON).
+    pub fn load(settings: &BpfSettings) -> Result<Self, BpfError> {
+        let loader::Loaded {
+            mut ebpf,
+            config,
+            attached,
+            skipped,
+        } = loader::load(settings)?;
+        let ring = ebpf.take_map(names::EVENTS).ok_or(BpfError::Map {
+            map: names::EVENTS,
+            detail: "missing from the object".into(),
+        })?;
+        let events = RingBuf::try_from(ring).map_err(map_err(names::EVENTS))?;
+        Ok(Self {
+            ebpf,
+            events,
+            runtime: loader::initial_runtime(settings),
+            config,
+            attached,
+            skipped,
+        })
+    }
+
+    /// Probes attached, in attach order.
+    pub fn attached(&self) -> &[Tracepoint] {
+        &self.attached
+    }
+
+    /// Optional probes not attached, with the reason.
+    pub fn skipped(&self) -> &[(Tracepoint, String)] {
+        &self.skipped
+    }
+
+    /// The offsets and values the programs were loaded with.
+    pub fn probe_config(&self) -> &ProbeConfig {
+        &self.config
+    }
+
+    /// Changes the ring-buffer threshold without reloading (`u64::MAX`: off).
+    pub fn set_event_threshold(&mut self, ns: u64) -> Result<(), BpfError> {
+        self.runtime.event_threshold_ns = ns;
+        self.write_runtime()
+    }
+
+    fn write_runtime(&mut self) -> Result<(), BpfError> {
+        loader::write_runtime(&mut self.ebpf, &self.runtime)
+    }
+
+    /// Reads every map (cumulative counters), drains the ring buffer and
+    /// starts a new epoch for the per-interval maxima.
+    pub fn read(&mut self) -> Result<BpfRaw, BpfError> {
+        let counters = self.per_cpu_array::<CpuCounters>(names::COUNTERS)?;
+        let hists = self.per_cpu_array::<SchedHists>(names::SCHED_HISTS)?;
+        let per_cpu = counters
+            .iter()
+            .zip(hists.iter())
+            .map(|(c, h)| decode::cpu_raw(c, h))
+            .collect();
+        let drops = decode::drops(&counters);
+
+        let mut tasks = Vec::new();
+        {
+            let map = self.map(names::TASKS)?;
+            let m: PerCpuHashMap<&MapData, u32, TaskStats> =
+                PerCpuHashMap::try_from(map).map_err(map_err(names::TASKS))?;
+            for entry in m.iter() {
+                match entry {
+                    Ok((tgid, values)) => {
+                        tasks.push(decode::task_raw(tgid, &values, self.runtime.epoch))
+                    }
+                    // Evicted between listing and lookup.
+                    Err(aya::maps::MapError::KeyNotFound) => {}
+                    Err(e) => return Err(map_err(names::TASKS)(e)),
+                }
+            }
+        }
+        let mut block = Vec::new();
+        {
+            let map = self.map(names::BLOCK_STATS)?;
+            let m: PerCpuHashMap<&MapData, BlockKey, BlockStats> =
+                PerCpuHashMap::try_from(map).map_err(map_err(names::BLOCK_STATS))?;
+            for entry in m.iter() {
+                let (key, values) = entry.map_err(map_err(names::BLOCK_STATS))?;
+                block.push(decode::block_raw(key, &values));
+            }
+        }
+        let block = decode::merge_block(block);
+
+        let mut events = Vec::new();
+        while events.len() < MAX_EVENTS_PER_READ {
+            let Some(item) = self.events.next() else {
+                break;
+            };
+            if let Some(e) = decode::event(&item) {
+                events.push(e);
+            }
+        }
+
+        self.runtime.epoch += 1;
+        self.write_runtime()?;
+        Ok(BpfRaw {
+            per_cpu,
+            tasks,
+            block,
+            drops,
+            events,
+        })
+    }
+
+    fn map(&self, name: &'static str) -> Result<&aya::maps::Map, BpfError> {
+        self.ebpf.map(name).ok_or(BpfError::Map {
+            map: name,
+            detail: "missing from the object".into(),
+        })
+    }
+
+    /// Values of entry 0 of a one-entry per-CPU array, one per possible CPU.
+    fn per_cpu_array<T: aya::Pod>(&self, name: &'static str) -> Result<Vec<T>, BpfError> {
+        let arr: PerCpuArray<&MapData, T> =
+            PerCpuArray::try_from(self.map(name)?).map_err(map_err(name))?;
+        let values = arr.get(&0, 0).map_err(map_err(name))?;
+        Ok(values.iter().copied().collect())
+    }
+}
