@@ -3,6 +3,7 @@
 
 mod config_cmd;
 mod doctor_cmd;
+mod snapshot_cmd;
 
 use std::path::PathBuf;
 
@@ -29,6 +30,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Print what the machine is doing: CPU, PSI, load, memory, disks and,
+    /// with eBPF, run-queue/slice/block latency histograms and the busiest processes.
+    Snapshot(snapshot_cmd::Args),
     /// Check every kernel feature autosa uses and say what to do about what is missing.
     Doctor(doctor_cmd::Args),
     /// Check or print the configuration.
@@ -40,6 +44,7 @@ pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing(&cli.log);
     match cli.command {
+        Command::Snapshot(args) => snapshot_cmd::run(args, &cli.config),
         Command::Doctor(args) => doctor_cmd::run(args),
         Command::Config(cmd) => config_cmd::run(cmd, &cli.config),
     }
