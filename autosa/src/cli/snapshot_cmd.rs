@@ -43,7 +43,7 @@ pub fn run(args: Args, config_path: &Path) -> anyhow::Result<()> {
                 serde_json::to_writer(&mut out, snap)?;
                 writeln!(out)?;
             } else {
-                write!(out, "{}\n", crate::view::render_text(snap))?;
+                writeln!(out, "{}", crate::view::render_text(snap))?;
             }
             out.flush()?;
             Ok(())
