@@ -287,7 +287,9 @@ impl ArgValue {
     fn accepts(&self, v: &str) -> bool {
         match self {
             ArgValue::Flag => false,
-            ArgValue::UInt { min, max } => v.parse::<u64>().is_ok_and(|n| (*min..=*max).contains(&n)),
+            ArgValue::UInt { min, max } => {
+                v.parse::<u64>().is_ok_and(|n| (*min..=*max).contains(&n))
+            }
             ArgValue::OneOf(words) => words.contains(&v),
         }
     }
@@ -299,7 +301,11 @@ pub fn validate(choice: &ScxChoice) -> Result<(), CatalogError> {
     let info = lookup(&choice.scheduler)
         .ok_or_else(|| CatalogError::UnknownScheduler(choice.scheduler.clone()))?;
     let accepted = || {
-        let names: Vec<&str> = info.args.iter().flat_map(|a| a.names.iter().copied()).collect();
+        let names: Vec<&str> = info
+            .args
+            .iter()
+            .flat_map(|a| a.names.iter().copied())
+            .collect();
         if names.is_empty() {
             "none".to_string()
         } else {
@@ -334,11 +340,14 @@ pub fn validate(choice: &ScxChoice) -> Result<(), CatalogError> {
         }
         let value = match inline {
             Some(v) => v,
-            None => args.next().map(String::as_str).ok_or_else(|| CatalogError::MissingValue {
-                scheduler: info.name.to_string(),
-                arg: name.to_string(),
-                expected: spec.value.describe(),
-            })?,
+            None => args
+                .next()
+                .map(String::as_str)
+                .ok_or_else(|| CatalogError::MissingValue {
+                    scheduler: info.name.to_string(),
+                    arg: name.to_string(),
+                    expected: spec.value.describe(),
+                })?,
         };
         if !spec.value.accepts(value) {
             return Err(CatalogError::BadValue {
@@ -375,11 +384,23 @@ mod tests {
 
     #[test]
     fn scx_loader_modes_validate() {
-        validate(&choice("scx_bpfland", &["-s", "20000", "-m", "powersave", "-I", "100", "-t", "100"])).unwrap();
+        validate(&choice(
+            "scx_bpfland",
+            &["-s", "20000", "-m", "powersave", "-I", "100", "-t", "100"],
+        ))
+        .unwrap();
         validate(&choice("scx_bpfland", &["-m", "performance", "-w"])).unwrap();
-        validate(&choice("scx_lavd", &["--performance", "--pinned-slice-us", "500"])).unwrap();
+        validate(&choice(
+            "scx_lavd",
+            &["--performance", "--pinned-slice-us", "500"],
+        ))
+        .unwrap();
         validate(&choice("scx_lavd", &["--slice-max-us=10000"])).unwrap();
-        validate(&choice("scx_p2dq", &["--task-slice", "true", "-f", "--sched-mode", "performance"])).unwrap();
+        validate(&choice(
+            "scx_p2dq",
+            &["--task-slice", "true", "-f", "--sched-mode", "performance"],
+        ))
+        .unwrap();
         validate(&choice("scx_rusty", &[])).unwrap();
     }
 

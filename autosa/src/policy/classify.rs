@@ -10,8 +10,8 @@
 //! well-observed evidence gives confidence near 1; contradictory signals (two
 //! classes scoring alike), few samples or procfs-only data lower it.
 //!
-//! Stability rule ([`Classifier`]): the features are already an EWMA; on top
-//! of that a new class replaces the current one only after it has been the
+//! Stability rule ([`Classifier`]): the features are already filtered (median
+//! of 3, which removes any single outlier, then an EWMA); on top of that a new class replaces the current one only after it has been the
 //! best for `hold_intervals` consecutive intervals *and* beats the current
 //! class's score by `min_margin` (or the current class has lost its evidence,
 //! scoring below `min_margin`). One outlier sample therefore never flips the
@@ -49,8 +49,10 @@ impl ClassScores {
 
     /// Classes from best to worst (ties keep [`WorkloadClass::ALL`] order).
     pub fn ranked(&self) -> Vec<(WorkloadClass, f64)> {
-        let mut v: Vec<(WorkloadClass, f64)> =
-            WorkloadClass::ALL.iter().map(|&c| (c, self.get(c))).collect();
+        let mut v: Vec<(WorkloadClass, f64)> = WorkloadClass::ALL
+            .iter()
+            .map(|&c| (c, self.get(c)))
+            .collect();
         v.sort_by(|a, b| b.1.total_cmp(&a.1));
         v
     }
@@ -113,17 +115,20 @@ pub fn score(f: &Features, cfg: &PolicyConfig) -> (ClassScores, Signals, TaskRol
     let roles = f.task_roles(&cfg.tasks);
     let nr_cpus = f64::from(f.nr_cpus.max(1));
 
-    let cpu_load = t.cpu_busy.at(f.cpu_busy) * (0.6 + 0.4 * t.runnable_per_cpu.at(f.runnable_per_cpu));
+    let cpu_load =
+        t.cpu_busy.at(f.cpu_busy) * (0.6 + 0.4 * t.runnable_per_cpu.at(f.runnable_per_cpu));
     let (saturation, latency, contention) = if f.has_sched {
         (
             cpu_load * t.hog_share.at(roles.hog_cpu() / nr_cpus),
-            t.latency_wakeups_per_sec.at(roles.latency_wakeups_per_sec()),
+            t.latency_wakeups_per_sec
+                .at(roles.latency_wakeups_per_sec()),
             t.runq_p99_ns.at(f.runq_p99_ns),
         )
     } else {
         (
             cpu_load,
-            t.context_switches_per_cpu.at(f.context_switches_per_sec / nr_cpus),
+            t.context_switches_per_cpu
+                .at(f.context_switches_per_sec / nr_cpus),
             0.0,
         )
     };
@@ -142,7 +147,10 @@ pub fn score(f: &Features, cfg: &PolicyConfig) -> (ClassScores, Signals, TaskRol
     let memory = t
         .psi_memory_some
         .at(f.psi.memory_some)
-        .max(t.swap_pages_per_sec.at(f.swap_in_pages_per_sec + f.swap_out_pages_per_sec))
+        .max(
+            t.swap_pages_per_sec
+                .at(f.swap_in_pages_per_sec + f.swap_out_pages_per_sec),
+        )
         .max(t.memory_used.at(1.0 - f.memory_available_fraction))
         .max(0.5 * t.major_faults_per_sec.at(f.major_faults_per_sec));
     let quiet = 1.0 - t.idle_busy.at(f.cpu_busy);
@@ -434,8 +442,7 @@ impl Classifier {
                 };
                 let lead = scores.get(best) - scores.get(cur);
                 let margin = cfg.smoothing.min_margin;
-                if n >= cfg.smoothing.hold_intervals
-                    && (lead >= margin || scores.get(cur) < margin)
+                if n >= cfg.smoothing.hold_intervals && (lead >= margin || scores.get(cur) < margin)
                 {
                     self.candidate = None;
                     (best, None)

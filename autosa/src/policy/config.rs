@@ -92,6 +92,9 @@ pub struct PolicyConfig {
 pub struct SmoothingConfig {
     /// EWMA window in intervals: weight of a new sample is 2 / (window + 1).
     pub window: u32,
+    /// Median of the last 3 samples before the EWMA: removes single-interval
+    /// outliers at the cost of one interval of delay.
+    pub median_filter: bool,
     /// A new class must be the best for this many intervals in a row before
     /// it replaces the current one (hold-down against single outliers).
     pub hold_intervals: u32,
@@ -106,6 +109,7 @@ impl Default for SmoothingConfig {
     fn default() -> Self {
         SmoothingConfig {
             window: 5,
+            median_filter: true,
             hold_intervals: 2,
             min_margin: 0.1,
             no_ebpf_confidence: 0.7,
@@ -215,15 +219,20 @@ impl Default for TaskThresholds {
     }
 }
 
-/// The plan wanted for one class, as written in the config.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// The plan wanted for one class.
+///
+/// In TOML a `[plans.<class>]` table changes only the keys it names; the
+/// class's other defaults stay. `scx = "none"` asks for no sched_ext
+/// scheduler, `latency_slice_ns = 0` for no slice change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClassPlan {
     /// sched_ext scheduler to run; `None` keeps the kernel's default.
+    #[serde(serialize_with = "ser_scx")]
     pub scx: Option<ScxChoice>,
     /// What to do with the named CPU hogs on EEVDF.
     pub hogs: HogTreatment,
     /// EEVDF slice for the named latency-sensitive tasks (ns).
+    #[serde(serialize_with = "ser_slice")]
     pub latency_slice_ns: Option<u64>,
     /// Global EEVDF knobs, e.g. `[["base_slice_ns", "3000000"]]`, written
     /// only where the kernel allows (not on locked-down kernels).
@@ -252,9 +261,93 @@ fn scx(name: &str) -> Option<ScxChoice> {
 /// is accepted by `sched_setattr` and keeps a short runner's turns short.
 const LATENCY_SLICE_NS: u64 = 300_000;
 
+fn ser_scx<S: serde::Serializer>(v: &Option<ScxChoice>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(c) => c.serialize(s),
+        None => s.serialize_str("none"),
+    }
+}
+
+fn ser_slice<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(v.unwrap_or(0))
+}
+
+/// `scx` as written: a scheduler table or the word "none".
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ScxSetting {
+    Word(String),
+    Choice(ScxChoice),
+}
+
+/// A `[plans.<class>]` table: only the keys given change the class's default.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClassPlanPatch {
+    scx: Option<ScxSetting>,
+    hogs: Option<HogTreatment>,
+    latency_slice_ns: Option<u64>,
+    global_knobs: Option<Vec<(String, String)>>,
+}
+
+impl ClassPlanPatch {
+    fn apply<E: serde::de::Error>(self, plan: &mut ClassPlan) -> Result<(), E> {
+        match self.scx {
+            None => {}
+            Some(ScxSetting::Choice(c)) => plan.scx = Some(c),
+            Some(ScxSetting::Word(w)) if w == "none" => plan.scx = None,
+            Some(ScxSetting::Word(w)) => {
+                return Err(E::custom(format!(
+                    "scx = {w:?}: write \"none\" or a table {{ scheduler = \"scx_…\", args = [] }}"
+                )));
+            }
+        }
+        if let Some(h) = self.hogs {
+            plan.hogs = h;
+        }
+        if let Some(ns) = self.latency_slice_ns {
+            plan.latency_slice_ns = (ns != 0).then_some(ns);
+        }
+        if let Some(k) = self.global_knobs {
+            plan.global_knobs = k;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanTablePatch {
+    idle: Option<ClassPlanPatch>,
+    cpu_bound: Option<ClassPlanPatch>,
+    latency_sensitive: Option<ClassPlanPatch>,
+    io_bound: Option<ClassPlanPatch>,
+    memory_bound: Option<ClassPlanPatch>,
+    mixed: Option<ClassPlanPatch>,
+}
+
+impl<'de> Deserialize<'de> for PlanTable {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let patch = PlanTablePatch::deserialize(d)?;
+        let mut table = PlanTable::default();
+        for (p, plan) in [
+            (patch.idle, &mut table.idle),
+            (patch.cpu_bound, &mut table.cpu_bound),
+            (patch.latency_sensitive, &mut table.latency_sensitive),
+            (patch.io_bound, &mut table.io_bound),
+            (patch.memory_bound, &mut table.memory_bound),
+            (patch.mixed, &mut table.mixed),
+        ] {
+            if let Some(p) = p {
+                p.apply(plan)?;
+            }
+        }
+        Ok(table)
+    }
+}
+
 /// Class → plan. Why each default:
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlanTable {
     /// Nothing to improve: the default scheduler, nothing touched.
     pub idle: ClassPlan,
@@ -355,8 +448,14 @@ impl PolicyConfig {
             ("thresholds.cpu_busy", t.cpu_busy),
             ("thresholds.runnable_per_cpu", t.runnable_per_cpu),
             ("thresholds.hog_share", t.hog_share),
-            ("thresholds.latency_wakeups_per_sec", t.latency_wakeups_per_sec),
-            ("thresholds.context_switches_per_cpu", t.context_switches_per_cpu),
+            (
+                "thresholds.latency_wakeups_per_sec",
+                t.latency_wakeups_per_sec,
+            ),
+            (
+                "thresholds.context_switches_per_cpu",
+                t.context_switches_per_cpu,
+            ),
             ("thresholds.latency_busy", t.latency_busy),
             ("thresholds.runq_p99_ns", t.runq_p99_ns),
             ("thresholds.psi_io_some", t.psi_io_some),
@@ -388,8 +487,14 @@ impl PolicyConfig {
         }
 
         let k = &self.tasks;
-        fraction("tasks.hog_min_involuntary_share", k.hog_min_involuntary_share)?;
-        fraction("tasks.latency_min_voluntary_share", k.latency_min_voluntary_share)?;
+        fraction(
+            "tasks.hog_min_involuntary_share",
+            k.hog_min_involuntary_share,
+        )?;
+        fraction(
+            "tasks.latency_min_voluntary_share",
+            k.latency_min_voluntary_share,
+        )?;
         if !(k.hog_min_cpu > 0.0 && k.hog_min_cpu.is_finite()) {
             return Err(invalid("tasks.hog_min_cpu", k.hog_min_cpu, "must be > 0"));
         }
@@ -456,7 +561,10 @@ mod tests {
 
     #[test]
     fn empty_toml_is_the_default() {
-        assert_eq!(PolicyConfig::from_toml("").unwrap(), PolicyConfig::default());
+        assert_eq!(
+            PolicyConfig::from_toml("").unwrap(),
+            PolicyConfig::default()
+        );
     }
 
     #[test]
@@ -473,6 +581,27 @@ mod tests {
     }
 
     #[test]
+    fn plans_can_be_switched_off_and_round_trip() {
+        let c = PolicyConfig::from_toml(
+            "[plans.mixed]\nscx = \"none\"\nlatency_slice_ns = 0\n\
+             [plans.cpu_bound]\nscx = { scheduler = \"scx_p2dq\", args = [\"--sched-mode\", \"performance\"] }\n",
+        )
+        .unwrap();
+        assert_eq!(c.plans.mixed.scx, None);
+        assert_eq!(c.plans.mixed.latency_slice_ns, None);
+        assert_eq!(c.plans.mixed.hogs, HogTreatment::Nice(19));
+        assert_eq!(
+            c.plans.cpu_bound.scx.as_ref().unwrap().scheduler,
+            "scx_p2dq"
+        );
+        c.validate().unwrap();
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(PolicyConfig::from_toml(&text).unwrap(), c);
+        assert!(PolicyConfig::from_toml("[plans.mixed]\nscx = \"off\"\n").is_err());
+        assert!(PolicyConfig::from_toml("[plans.mixed]\nhog = { kind = \"idle\" }\n").is_err());
+    }
+
+    #[test]
     fn unknown_keys_are_rejected() {
         let e = PolicyConfig::from_toml("[smoothing]\nwindw = 3\n").unwrap_err();
         assert!(e.to_string().contains("windw"), "{e}");
@@ -483,7 +612,10 @@ mod tests {
         let mut c = PolicyConfig::default();
         c.thresholds.cpu_busy = Ramp::new(0.9, 0.5);
         let e = c.validate().unwrap_err().to_string();
-        assert!(e.contains("thresholds.cpu_busy") && e.contains("greater"), "{e}");
+        assert!(
+            e.contains("thresholds.cpu_busy") && e.contains("greater"),
+            "{e}"
+        );
 
         let mut c = PolicyConfig::default();
         c.plans.mixed.latency_slice_ns = Some(10);
@@ -493,11 +625,19 @@ mod tests {
         let mut c = PolicyConfig::default();
         c.plans.cpu_bound.scx = scx("scx_nope");
         let e = c.validate().unwrap_err().to_string();
-        assert!(e.contains("plans.cpu_bound.scx") && e.contains("scx_nope"), "{e}");
+        assert!(
+            e.contains("plans.cpu_bound.scx") && e.contains("scx_nope"),
+            "{e}"
+        );
 
         let mut c = PolicyConfig::default();
         c.smoothing.window = 0;
-        assert!(c.validate().unwrap_err().to_string().contains("smoothing.window"));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("smoothing.window")
+        );
     }
 
     #[test]

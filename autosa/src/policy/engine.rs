@@ -31,7 +31,7 @@ impl Engine {
     pub fn new(cfg: PolicyConfig) -> Result<Engine, ConfigError> {
         cfg.validate()?;
         Ok(Engine {
-            smoother: Smoother::new(cfg.smoothing.window),
+            smoother: Smoother::new(cfg.smoothing.window, cfg.smoothing.median_filter),
             classifier: Classifier::new(),
             cfg,
         })
@@ -45,9 +45,9 @@ impl Engine {
     pub fn push(&mut self, snapshot: &Snapshot) -> Decision {
         let raw = Features::from_snapshot(snapshot);
         let smoothed = self.smoother.push(&raw).clone();
-        let classification =
-            self.classifier
-                .update(&smoothed, self.smoother.samples(), &self.cfg);
+        let classification = self
+            .classifier
+            .update(&smoothed, self.smoother.samples(), &self.cfg);
         let recommendation = recommend(&classification, &self.cfg);
         Decision {
             time_unix_ms: snapshot.time_unix_ms,

@@ -206,7 +206,11 @@ impl Features {
             .filter(|x| x.is_latency_sensitive(t))
             .cloned()
             .collect();
-        hogs.sort_by(|a, b| b.cpu_fraction.total_cmp(&a.cpu_fraction).then(a.tgid.cmp(&b.tgid)));
+        hogs.sort_by(|a, b| {
+            b.cpu_fraction
+                .total_cmp(&a.cpu_fraction)
+                .then(a.tgid.cmp(&b.tgid))
+        });
         latency.sort_by(|a, b| {
             b.wakeups_per_sec
                 .total_cmp(&a.wakeups_per_sec)
@@ -234,17 +238,28 @@ impl TaskRoles {
     }
 }
 
-/// EWMA over a window of intervals, fed one snapshot's features at a time.
+/// Median-of-3 prefilter, then an EWMA over a window of intervals, fed one
+/// snapshot's features at a time.
 ///
-/// Weight of a new sample is `2 / (window + 1)` (the usual span-to-alpha
-/// rule: a window of 5 gives 1/3). The first sample is taken as is. A
-/// process that does not appear in an interval decays towards zero CPU and
-/// wakeups (it did not run); one seen for the first time after the start is
-/// blended in from zero, so a one-interval burst does not make a hog.
+/// The median of the last three raw samples removes any single outlier
+/// entirely (a one-second spike of 30 % memory stall would otherwise stay
+/// above the memory thresholds for several intervals of EWMA decay); it costs
+/// one interval of delay on a real change. The EWMA weight of a new sample is
+/// `2 / (window + 1)` (the usual span-to-alpha rule: a window of 5 gives 1/3).
+/// The first sample is taken as is, and so is the first after eBPF or PSI
+/// appeared or went away (the numbers changed meaning). A process that does
+/// not appear in an interval decays towards zero CPU and wakeups (it did not
+/// run); one seen for the first time after the start is blended in from zero,
+/// so a one-interval burst does not make a hog.
 #[derive(Debug, Clone)]
 pub struct Smoother {
     alpha: f64,
+    median: bool,
     state: Option<Features>,
+    /// The last two raw scalar vectors, for the median.
+    recent: Vec<[f64; SCALARS]>,
+    /// The last two raw process lists, for the median.
+    recent_tasks: Vec<Vec<TaskFeatures>>,
     samples: u64,
 }
 
@@ -252,15 +267,69 @@ pub struct Smoother {
 const TASK_FORGET_CPU: f64 = 0.005;
 const TASK_FORGET_WAKEUPS: f64 = 1.0;
 
+/// Number of scalar features (see [`scalars_mut`]).
+const SCALARS: usize = 31;
+
+/// Every scalar feature, in one fixed order: what smoothing applies to.
+fn scalars_mut(f: &mut Features) -> [&mut f64; SCALARS] {
+    let p = &mut f.psi;
+    [
+        &mut f.cpu_busy,
+        &mut f.cpu_user,
+        &mut f.cpu_system,
+        &mut f.cpu_iowait,
+        &mut f.runnable_per_cpu,
+        &mut f.blocked_per_cpu,
+        &mut f.procs_blocked,
+        &mut f.context_switches_per_sec,
+        &mut f.runq_p50_ns,
+        &mut f.runq_p90_ns,
+        &mut f.runq_p99_ns,
+        &mut f.wakeups_per_sec,
+        &mut f.switches_voluntary_per_sec,
+        &mut f.switches_involuntary_per_sec,
+        &mut f.migrations_per_sec,
+        &mut f.slice_p50_ns,
+        &mut p.cpu_some,
+        &mut p.cpu_some_avg10,
+        &mut p.io_some,
+        &mut p.io_full,
+        &mut p.io_some_avg10,
+        &mut p.memory_some,
+        &mut p.memory_full,
+        &mut p.memory_some_avg10,
+        &mut f.io_p99_ns,
+        &mut f.iops,
+        &mut f.disk_utilization,
+        &mut f.memory_available_fraction,
+        &mut f.major_faults_per_sec,
+        &mut f.swap_in_pages_per_sec,
+        &mut f.swap_out_pages_per_sec,
+    ]
+}
+
+fn scalars(f: &Features) -> [f64; SCALARS] {
+    let mut copy = f.clone();
+    scalars_mut(&mut copy).map(|v| *v)
+}
+
+fn median3(a: f64, b: f64, c: f64) -> f64 {
+    a.max(b).min(a.min(b).max(c))
+}
+
 fn blend(old: &mut f64, new: f64, alpha: f64) {
     *old += alpha * (new - *old);
 }
 
 impl Smoother {
-    pub fn new(window: u32) -> Smoother {
+    /// `window`: EWMA span in intervals; `median`: the median-of-3 prefilter.
+    pub fn new(window: u32, median: bool) -> Smoother {
         Smoother {
             alpha: 2.0 / (f64::from(window.max(1)) + 1.0),
+            median,
             state: None,
+            recent: Vec::with_capacity(2),
+            recent_tasks: Vec::with_capacity(2),
             samples: 0,
         }
     }
@@ -278,86 +347,91 @@ impl Smoother {
     /// Feed one interval; returns the smoothed features.
     pub fn push(&mut self, f: &Features) -> &Features {
         self.samples += 1;
-        let a = self.alpha;
-        if self.state.is_none() {
+        let raw = scalars(f);
+        let restart = self
+            .state
+            .as_ref()
+            .is_none_or(|s| s.has_sched != f.has_sched || s.has_psi != f.has_psi);
+        if restart {
+            self.recent = vec![raw];
+            self.recent_tasks = vec![f.tasks.clone()];
             return self.state.insert(f.clone());
         }
-        let Some(s) = self.state.as_mut() else {
-            unreachable!("state set above")
+        let (filtered, filtered_tasks) = match (
+            self.median,
+            self.recent.as_slice(),
+            self.recent_tasks.as_slice(),
+        ) {
+            (true, [a, b], [ta, tb]) => (
+                std::array::from_fn(|i| median3(a[i], b[i], raw[i])),
+                median_tasks(ta, tb, &f.tasks),
+            ),
+            _ => (raw, f.tasks.clone()),
         };
+        if self.recent.len() == 2 {
+            self.recent.remove(0);
+            self.recent_tasks.remove(0);
+        }
+        self.recent.push(raw);
+        self.recent_tasks.push(f.tasks.clone());
+
+        let a = self.alpha;
+        let s = self.state.get_or_insert_with(|| f.clone());
         s.time_unix_ms = f.time_unix_ms;
         s.nr_cpus = f.nr_cpus;
-        // A source that appears or disappears changes what the numbers mean:
-        // take the new sample as is for the fields that depend on it.
-        let sched_changed = s.has_sched != f.has_sched;
-        let psi_changed = s.has_psi != f.has_psi;
-        s.has_sched = f.has_sched;
-        s.has_psi = f.has_psi;
-
-        for (old, new) in [
-            (&mut s.cpu_busy, f.cpu_busy),
-            (&mut s.cpu_user, f.cpu_user),
-            (&mut s.cpu_system, f.cpu_system),
-            (&mut s.cpu_iowait, f.cpu_iowait),
-            (&mut s.runnable_per_cpu, f.runnable_per_cpu),
-            (&mut s.blocked_per_cpu, f.blocked_per_cpu),
-            (&mut s.procs_blocked, f.procs_blocked),
-            (&mut s.context_switches_per_sec, f.context_switches_per_sec),
-            (&mut s.iops, f.iops),
-            (&mut s.disk_utilization, f.disk_utilization),
-            (&mut s.memory_available_fraction, f.memory_available_fraction),
-            (&mut s.major_faults_per_sec, f.major_faults_per_sec),
-            (&mut s.swap_in_pages_per_sec, f.swap_in_pages_per_sec),
-            (&mut s.swap_out_pages_per_sec, f.swap_out_pages_per_sec),
-        ] {
+        for (old, new) in scalars_mut(s).into_iter().zip(filtered) {
             blend(old, new, a);
         }
-
-        let sched_pairs = [
-            (&mut s.runq_p50_ns, f.runq_p50_ns),
-            (&mut s.runq_p90_ns, f.runq_p90_ns),
-            (&mut s.runq_p99_ns, f.runq_p99_ns),
-            (&mut s.wakeups_per_sec, f.wakeups_per_sec),
-            (&mut s.switches_voluntary_per_sec, f.switches_voluntary_per_sec),
-            (&mut s.switches_involuntary_per_sec, f.switches_involuntary_per_sec),
-            (&mut s.migrations_per_sec, f.migrations_per_sec),
-            (&mut s.slice_p50_ns, f.slice_p50_ns),
-            (&mut s.io_p99_ns, f.io_p99_ns),
-        ];
-        for (old, new) in sched_pairs {
-            if sched_changed {
-                *old = new;
-            } else {
-                blend(old, new, a);
-            }
-        }
-
-        let p = &mut s.psi;
-        let q = &f.psi;
-        for (old, new) in [
-            (&mut p.cpu_some, q.cpu_some),
-            (&mut p.cpu_some_avg10, q.cpu_some_avg10),
-            (&mut p.io_some, q.io_some),
-            (&mut p.io_full, q.io_full),
-            (&mut p.io_some_avg10, q.io_some_avg10),
-            (&mut p.memory_some, q.memory_some),
-            (&mut p.memory_full, q.memory_full),
-            (&mut p.memory_some_avg10, q.memory_some_avg10),
-        ] {
-            if psi_changed {
-                *old = new;
-            } else {
-                blend(old, new, a);
-            }
-        }
-
-        if sched_changed {
-            s.tasks = f.tasks.clone();
-        } else {
-            s.tasks = blend_tasks(&s.tasks, &f.tasks, a);
-        }
+        s.tasks = blend_tasks(&s.tasks, &filtered_tasks, a);
         s
     }
+}
+
+/// Per process, the median of three intervals; absent counts as not running
+/// (zero rates), so a process seen once is filtered out and one missing once
+/// is kept. Per-switch figures take the median of the intervals it ran in.
+fn median_tasks(a: &[TaskFeatures], b: &[TaskFeatures], c: &[TaskFeatures]) -> Vec<TaskFeatures> {
+    let find = |list: &[TaskFeatures], tgid: u32| list.iter().find(|t| t.tgid == tgid).cloned();
+    let mut tgids: Vec<u32> = a.iter().chain(b).chain(c).map(|t| t.tgid).collect();
+    tgids.sort_unstable();
+    tgids.dedup();
+    tgids
+        .into_iter()
+        .filter_map(|tgid| {
+            let seen: Vec<TaskFeatures> = [find(c, tgid), find(b, tgid), find(a, tgid)]
+                .into_iter()
+                .flatten()
+                .collect();
+            if seen.len() < 2 {
+                return None;
+            }
+            let rate = |get: fn(&TaskFeatures) -> f64| {
+                let v: Vec<f64> = [a, b, c]
+                    .iter()
+                    .map(|l| find(l, tgid).map_or(0.0, |t| get(&t)))
+                    .collect();
+                median3(v[0], v[1], v[2])
+            };
+            let per_switch = |get: fn(&TaskFeatures) -> f64| {
+                let v: Vec<f64> = seen.iter().map(get).collect();
+                match v.as_slice() {
+                    [x, y, z] => median3(*x, *y, *z),
+                    [x, y] => (x + y) / 2.0,
+                    _ => v[0],
+                }
+            };
+            Some(TaskFeatures {
+                tgid,
+                comm: seen[0].comm.clone(),
+                cpu_fraction: rate(|t| t.cpu_fraction),
+                wakeups_per_sec: rate(|t| t.wakeups_per_sec),
+                switches_voluntary_per_sec: rate(|t| t.switches_voluntary_per_sec),
+                switches_involuntary_per_sec: rate(|t| t.switches_involuntary_per_sec),
+                avg_slice_ns: per_switch(|t| t.avg_slice_ns),
+                runq_delay_avg_ns: per_switch(|t| t.runq_delay_avg_ns),
+            })
+        })
+        .collect()
 }
 
 fn blend_tasks(old: &[TaskFeatures], new: &[TaskFeatures], a: f64) -> Vec<TaskFeatures> {
@@ -382,7 +456,11 @@ fn blend_tasks(old: &[TaskFeatures], new: &[TaskFeatures], a: f64) -> Vec<TaskFe
                     o.comm.clone_from(&n.comm);
                     blend(&mut o.cpu_fraction, n.cpu_fraction, a);
                     blend(&mut o.wakeups_per_sec, n.wakeups_per_sec, a);
-                    blend(&mut o.switches_voluntary_per_sec, n.switches_voluntary_per_sec, a);
+                    blend(
+                        &mut o.switches_voluntary_per_sec,
+                        n.switches_voluntary_per_sec,
+                        a,
+                    );
                     blend(
                         &mut o.switches_involuntary_per_sec,
                         n.switches_involuntary_per_sec,
@@ -403,7 +481,11 @@ fn blend_tasks(old: &[TaskFeatures], new: &[TaskFeatures], a: f64) -> Vec<TaskFe
                 .then_some(o)
         })
         .collect();
-    out.sort_by(|x, y| y.cpu_fraction.total_cmp(&x.cpu_fraction).then(x.tgid.cmp(&y.tgid)));
+    out.sort_by(|x, y| {
+        y.cpu_fraction
+            .total_cmp(&x.cpu_fraction)
+            .then(x.tgid.cmp(&y.tgid))
+    });
     out
 }
 
@@ -411,7 +493,14 @@ fn blend_tasks(old: &[TaskFeatures], new: &[TaskFeatures], a: f64) -> Vec<TaskFe
 mod tests {
     use super::*;
 
-    fn task(tgid: u32, cpu: f64, wakeups: f64, vol: f64, invol: f64, slice_ns: f64) -> TaskFeatures {
+    fn task(
+        tgid: u32,
+        cpu: f64,
+        wakeups: f64,
+        vol: f64,
+        invol: f64,
+        slice_ns: f64,
+    ) -> TaskFeatures {
         TaskFeatures {
             tgid,
             comm: format!("t{tgid}"),
@@ -437,7 +526,7 @@ mod tests {
 
     #[test]
     fn ewma_first_sample_then_blend() {
-        let mut sm = Smoother::new(3); // alpha 0.5
+        let mut sm = Smoother::new(3, false); // alpha 0.5
         let mut f = Features {
             cpu_busy: 1.0,
             ..Features::default()
@@ -450,8 +539,35 @@ mod tests {
     }
 
     #[test]
+    fn median_removes_a_single_outlier() {
+        let mut sm = Smoother::new(3, true);
+        let calm = Features::default();
+        let spike = Features {
+            psi: PsiFeatures {
+                memory_some: 0.3,
+                ..PsiFeatures::default()
+            },
+            ..Features::default()
+        };
+        for f in [&calm, &calm, &spike, &calm, &calm] {
+            assert_eq!(sm.push(f).psi.memory_some, 0.0);
+        }
+        // Two in a row are a change, not an outlier.
+        sm.push(&spike);
+        assert!(sm.push(&spike).psi.memory_some > 0.1);
+    }
+
+    #[test]
+    fn median3_is_the_middle() {
+        assert_eq!(median3(1.0, 2.0, 3.0), 2.0);
+        assert_eq!(median3(3.0, 1.0, 2.0), 2.0);
+        assert_eq!(median3(2.0, 3.0, 1.0), 2.0);
+        assert_eq!(median3(5.0, 5.0, 0.0), 5.0);
+    }
+
+    #[test]
     fn tasks_decay_when_absent_and_new_ones_ramp_in() {
-        let mut sm = Smoother::new(3);
+        let mut sm = Smoother::new(3, false);
         let f1 = Features {
             has_sched: true,
             tasks: vec![task(1, 1.0, 0.0, 0.0, 300.0, 3e6)],

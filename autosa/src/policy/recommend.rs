@@ -64,10 +64,7 @@ pub fn recommend(c: &Classification, cfg: &PolicyConfig) -> Recommendation {
             } else {
                 format!(" {}", choice.args.join(" "))
             };
-            changes.push(format!(
-                "with sched_ext: run {}{args}",
-                choice.scheduler
-            ));
+            changes.push(format!("with sched_ext: run {}{args}", choice.scheduler));
         }
         None => changes.push(
             "with sched_ext: no sched_ext scheduler, the kernel's default (EEVDF)".to_string(),
@@ -127,7 +124,11 @@ pub fn recommend(c: &Classification, cfg: &PolicyConfig) -> Recommendation {
         c.confidence,
         c.reasons.first().map(String::as_str).unwrap_or("")
     )];
-    if let Some(info) = plan.scx.as_ref().and_then(|s| catalog::lookup(&s.scheduler)) {
+    if let Some(info) = plan
+        .scx
+        .as_ref()
+        .and_then(|s| catalog::lookup(&s.scheduler))
+    {
         reasons.push(format!("{}: {}", info.name, info.purpose));
     }
     reasons.extend(c.reasons.iter().skip(1).cloned());
