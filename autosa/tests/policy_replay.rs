@@ -27,15 +27,16 @@ fn snap(i: u64, busy: f64, io: f64) -> Snapshot {
     s.load.procs_running = if busy > 0.5 { 5 } else { 1 };
     s.memory.total_bytes = 24 << 30;
     s.memory.available_bytes = 22 << 30;
-    let mut psi = PsiView::default();
-    psi.io = PsiResource {
-        some: PsiLine {
-            stall_fraction: io,
-            ..PsiLine::default()
+    s.psi = Some(PsiView {
+        io: PsiResource {
+            some: PsiLine {
+                stall_fraction: io,
+                ..PsiLine::default()
+            },
+            full: None,
         },
-        full: None,
-    };
-    s.psi = Some(psi);
+        ..PsiView::default()
+    });
     s
 }
 
@@ -104,10 +105,9 @@ fn a_recording_replays_to_one_line_per_interval() {
 
 #[test]
 fn a_bad_line_stops_the_replay_with_its_line_number() {
-    let mut bytes = Vec::new();
-    let mut w = RecordingWriter::new(&mut bytes, &RecordingHeader::new("h", "k", 0)).unwrap();
+    let mut w = RecordingWriter::new(Vec::new(), &RecordingHeader::new("h", "k", 0)).unwrap();
     w.write(&snap(0, 0.0, 0.0)).unwrap();
-    drop(w);
+    let mut bytes = w.into_inner();
     bytes.extend_from_slice(b"{\"cpu\": 7}\n");
     let e = replay(
         RecordingReader::new(&bytes[..]).unwrap(),
