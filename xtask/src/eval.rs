@@ -450,13 +450,14 @@ fn cpu_busy(window: Duration) -> anyhow::Result<f64> {
     Ok(1.0 - (i1 - i0) as f64 / total as f64)
 }
 
-/// Wait up to a minute for the machine to be quiet; say so if it is not.
-fn wait_quiet() -> anyhow::Result<()> {
+/// Wait up to a minute for the machine to be quiet; returns how busy it
+/// still was when it never got quiet.
+fn wait_quiet() -> anyhow::Result<Option<f64>> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let busy = cpu_busy(Duration::from_secs(2))?;
         if busy < 0.2 {
-            return Ok(());
+            return Ok(None);
         }
         if Instant::now() > deadline {
             println!(
@@ -464,18 +465,21 @@ fn wait_quiet() -> anyhow::Result<()> {
                  other load will be measured with it",
                 busy * 100.0
             );
-            return Ok(());
+            return Ok(Some(busy));
         }
     }
 }
 
+/// Runs one workload while `autosa record` records it; returns how busy the
+/// machine was beforehand when it was not quiet.
 fn run_workload(
     class: WorkloadClass,
     args: &Args,
     autosa: &Path,
     out: &Path,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<f64>> {
     println!("{class}: preparing");
+    let mut disturbed = None;
     let _hog = match class {
         WorkloadClass::IoBound => {
             ensure_file(IO_FILE, "1G", 1 << 30)?;
@@ -483,13 +487,13 @@ fn run_workload(
         }
         WorkloadClass::MemoryBound => {
             ensure_file(MEM_FILE, "4G", 4 << 30)?;
-            wait_quiet()?;
+            disturbed = wait_quiet()?;
             Some(MemoryHog::start()?)
         }
         _ => None,
     };
     if class != WorkloadClass::MemoryBound {
-        wait_quiet()?;
+        disturbed = wait_quiet()?;
     }
     let mut load = Load::start(&commands(class, args.seconds))?;
     // Let the load reach its steady state before recording.
@@ -504,7 +508,7 @@ fn run_workload(
         .with_context(|| format!("running {}", autosa.display()))?;
     ensure!(status.success(), "autosa record failed ({status})");
     load.check_running()?;
-    Ok(())
+    Ok(disturbed)
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -535,6 +539,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 
     let mut matrix = ConfusionMatrix::default();
+    let mut disturbed = Vec::new();
     if let Some(dir) = &args.replay_only {
         for class in classes {
             let path = dir.join(format!("{class}.jsonl"));
@@ -555,7 +560,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         fs::create_dir_all(&out_dir)?;
         for class in classes {
             let path = out_dir.join(format!("{class}.jsonl"));
-            run_workload(class, &args, &autosa, &path)?;
+            if let Some(busy) = run_workload(class, &args, &autosa, &path)? {
+                disturbed.push(format!("{class} ({:.0} % busy before)", busy * 100.0));
+            }
             score_recording(&path, class, args.warmup, &cfg, &mut matrix)?;
             if args.save_fixtures {
                 let dir = root.join(FIXTURES);
@@ -565,6 +572,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     println!("\n{}", matrix.render());
+    if !disturbed.is_empty() {
+        println!(
+            "NOTE: the machine was not quiet for {}: those rows measure other load too",
+            disturbed.join(", ")
+        );
+    }
     let missed = matrix.shortfalls(args.min_overall, args.min_class);
     if !missed.is_empty() {
         bail!("below target: {}", missed.join("; "));
