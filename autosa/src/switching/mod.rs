@@ -1,1 +1,20 @@
-//! TODO(skeleton): switching policy.
+//! The switching policy: pure code that turns the policy engine's per-interval
+//! classification and plan into decisions (switch, hold, roll back, back off).
+//!
+//! Nothing here reads a clock or a file: the time since the daemon started is
+//! an argument, so every rule is tested with a fake clock and replayed offline.
+
+pub mod config;
+pub mod cooldown;
+pub mod decision;
+pub mod hysteresis;
+pub mod manual;
+pub mod policy;
+pub mod rate_limit;
+pub mod regression;
+
+pub use config::{ConfigError, SwitchingConfig};
+pub use decision::{Action, Decision};
+pub use manual::ManualOverrides;
+pub use policy::{Command, Input, Outcome, SwitchingPolicy};
+pub use regression::{TargetMetric, TargetSample};
