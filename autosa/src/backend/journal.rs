@@ -17,8 +17,7 @@ pub struct TaskAttr {
     /// SCHED_OTHER 0, SCHED_BATCH 3, SCHED_IDLE 5.
     pub policy: u32,
     pub nice: i32,
-    /// EEVDF slice in ns as the kernel reports it (0 or the default slice:
-    /// not customised).
+    /// EEVDF slice in ns; 0 stands for the kernel's default slice.
     pub runtime_ns: u64,
     /// `sched_flags` (only SCHED_FLAG_RESET_ON_FORK matters here).
     pub flags: u64,
@@ -35,12 +34,10 @@ impl std::fmt::Display for TaskAttr {
             6 => "SCHED_DEADLINE",
             _ => "policy?",
         };
-        write!(
-            f,
-            "{policy} nice {} slice {} us",
-            self.nice,
-            self.runtime_ns / 1000
-        )
+        match self.runtime_ns {
+            0 => write!(f, "{policy} nice {} default slice", self.nice),
+            ns => write!(f, "{policy} nice {} slice {} us", self.nice, ns / 1000),
+        }
     }
 }
 
