@@ -12,9 +12,11 @@ pub mod manual;
 pub mod policy;
 pub mod rate_limit;
 pub mod regression;
+pub mod target;
 
 pub use config::{ConfigError, SwitchingConfig};
 pub use decision::{Action, Decision};
 pub use manual::ManualOverrides;
 pub use policy::{Command, Input, Outcome, SwitchingPolicy};
 pub use regression::{TargetMetric, TargetSample};
+pub use target::target_sample;

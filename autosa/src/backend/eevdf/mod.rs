@@ -372,7 +372,7 @@ impl<S: TaskSched> EevdfBackend<S> {
         match self.sched.set(*tid, original) {
             Ok(()) => out.changes.push(Change {
                 what,
-                from: current.to_string(),
+                from: self.normalize(current).to_string(),
                 to: original.to_string(),
             }),
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
@@ -466,7 +466,7 @@ impl<S: TaskSched> EevdfBackend<S> {
             match self.sched.set(w.tid, &w.desired) {
                 Ok(()) => out.changes.push(Change {
                     what,
-                    from: w.current.to_string(),
+                    from: self.normalize(w.current).to_string(),
                     to: w.desired.to_string(),
                 }),
                 Err(err) => {
