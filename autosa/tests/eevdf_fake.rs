@@ -434,3 +434,32 @@ fn observe_reads_the_scheduler_from_sysfs() {
         "sched_ext:lavd_1.1.4_x86_64"
     );
 }
+
+#[test]
+fn dry_run_changes_nothing_and_says_what_it_would_do() {
+    use autosa::backend::dry_run::DryRun;
+    let host = FakeHost::new();
+    host.process(100, "hog", 5000, &[]);
+    host.process(200, "sleeper", 6000, &[]);
+    let inner: Box<dyn Backend> = Box::new(host.backend(EevdfConfig::default()));
+    let mut b = DryRun::new(inner);
+    let out = b.apply(&plan(HogTreatment::Idle, &[100], &[200])).unwrap();
+    assert!(out.changes.is_empty());
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.contains("SCHED_IDLE") && n.contains("100")),
+        "{out:?}"
+    );
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.contains("300 us") && n.contains("200")),
+        "{out:?}"
+    );
+    assert_eq!(host.sched.of(100), default_attr());
+    assert_eq!(host.sched.of(200), default_attr());
+    assert!(!host.journal.exists());
+    assert_eq!(b.observe().unwrap().scheduler, "eevdf");
+    assert!(b.restore().unwrap().changes.is_empty());
+}

@@ -220,6 +220,62 @@ fn journal_restores_after_a_crash() {
 }
 
 #[test]
+fn journal_restores_after_sigkill() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::sys::wait::waitpid;
+    use nix::unistd::{ForkResult, Pid, fork, pipe, read, write};
+
+    if !root_or_skip("journal_restores_after_sigkill") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.json");
+    let mut kids = Children(Vec::new());
+    let hog = spin_sh(&mut kids);
+    let default = default_slice();
+    let (rx, tx) = pipe().unwrap();
+
+    // SAFETY: the child only applies the plan, writes one byte and sleeps
+    // until killed; glibc keeps malloc usable in a forked child.
+    match unsafe { fork() }.unwrap() {
+        ForkResult::Child => {
+            let code = std::panic::catch_unwind(|| {
+                let mut b = EevdfBackend::new(EevdfConfig::default(), &journal).unwrap();
+                b.apply(&plan(HogTreatment::Idle, vec![hog], vec![]))
+                    .unwrap();
+                write(&tx, b"1").unwrap();
+                loop {
+                    std::thread::sleep(Duration::from_secs(60));
+                }
+            });
+            drop(code);
+            // Only reached when the child panicked.
+            unsafe { libc::_exit(1) };
+        }
+        ForkResult::Parent { child } => {
+            drop(tx);
+            let mut buf = [0u8; 1];
+            let n = read(&rx, &mut buf).unwrap();
+            // Kill first, whatever happened, so no child outlives the test.
+            kill(child, Signal::SIGKILL).unwrap();
+            waitpid(Pid::from_raw(child.as_raw()), None).unwrap();
+            assert_eq!(n, 1, "the child failed before applying");
+        }
+    }
+    assert_eq!(
+        stat_nice_policy(hog, hog).1,
+        SCHED_IDLE,
+        "applied by the killed process"
+    );
+    assert_eq!(Journal::open(&journal).unwrap().entries().len(), 1);
+
+    let b = EevdfBackend::new(EevdfConfig::default(), &journal).unwrap();
+    assert_eq!(b.recovered().changes.len(), 1, "{:?}", b.recovered());
+    assert_all_default(&[hog], default);
+    assert!(!journal.exists());
+}
+
+#[test]
 fn a_renice_by_someone_else_is_detected_and_left_alone() {
     if !root_or_skip("a_renice_by_someone_else_is_detected_and_left_alone") {
         return;

@@ -109,3 +109,26 @@ pub trait Backend: Send {
     /// Stop leaving `target` (all targets when `None`) alone after a manual change.
     fn resume(&mut self, target: Option<&Target>);
 }
+
+/// So that `Box<dyn Backend>` (chosen at run time) is a backend too, e.g.
+/// inside `DryRun`.
+impl<B: Backend + ?Sized> Backend for Box<B> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn describe_capabilities(&self) -> Vec<Capability> {
+        (**self).describe_capabilities()
+    }
+    fn observe(&mut self) -> Result<Observed, BackendError> {
+        (**self).observe()
+    }
+    fn apply(&mut self, plan: &Plan) -> Result<Applied, BackendError> {
+        (**self).apply(plan)
+    }
+    fn restore(&mut self) -> Result<Applied, BackendError> {
+        (**self).restore()
+    }
+    fn resume(&mut self, target: Option<&Target>) {
+        (**self).resume(target)
+    }
+}
