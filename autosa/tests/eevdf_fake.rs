@@ -62,10 +62,15 @@ impl TaskSched for FakeSched {
 }
 
 fn stat_line(pid: u32, comm: &str, flags: u64, start: u64, policy: u32) -> String {
+    stat_line_ppid(pid, comm, flags, start, policy, 1)
+}
+
+fn stat_line_ppid(pid: u32, comm: &str, flags: u64, start: u64, policy: u32, ppid: u32) -> String {
     let mut f: Vec<String> = vec!["0".into(); 52];
     f[0] = pid.to_string();
     f[1] = format!("({comm})");
     f[2] = "S".into();
+    f[3] = ppid.to_string();
     f[8] = flags.to_string();
     f[21] = start.to_string();
     f[40] = policy.to_string();
@@ -462,4 +467,44 @@ fn dry_run_changes_nothing_and_says_what_it_would_do() {
     assert!(!host.journal.exists());
     assert_eq!(b.observe().unwrap().scheduler, "eevdf");
     assert!(b.restore().unwrap().changes.is_empty());
+}
+
+#[test]
+fn inherited_values_are_put_back_to_the_creators_original() {
+    let host = FakeHost::new();
+    host.process(100, "make", 5000, &[]);
+    let mut b = host.backend(EevdfConfig::default());
+    let p = |tgids: &[u32]| plan(HogTreatment::Idle, tgids, &[]);
+    b.apply(&p(&[100])).unwrap();
+    let idle = attr(SCHED_IDLE, 0, DEFAULT_SLICE);
+
+    // A thread and a child process created afterwards inherit SCHED_IDLE.
+    host.thread(100, 101, "make", 5000);
+    host.sched.put(101, idle);
+    host.process(400, "cc1", 8000, &[]);
+    fs::write(
+        host.proc.join("400/stat"),
+        stat_line_ppid(400, "cc1", 0, 8000, 0, 100),
+    )
+    .unwrap();
+    host.sched.put(400, idle);
+    // A child that set its own values is not mistaken for an inheritor.
+    host.process(500, "own", 8100, &[]);
+    fs::write(
+        host.proc.join("500/stat"),
+        stat_line_ppid(500, "own", 0, 8100, 0, 100),
+    )
+    .unwrap();
+    host.sched.put(500, attr(SCHED_BATCH, 2, DEFAULT_SLICE));
+
+    let out = b.apply(&p(&[100, 400, 500])).unwrap();
+    assert_eq!(out.changes.len(), 1, "only 500 needed setting: {out:?}");
+    let entries = journal_entries(&host.journal);
+    assert_eq!(entries.len(), 4, "{entries:#?}");
+
+    b.restore().unwrap();
+    for tid in [100, 101, 400] {
+        assert_eq!(host.sched.of(tid), default_attr(), "tid {tid}");
+    }
+    assert_eq!(host.sched.of(500), attr(SCHED_BATCH, 2, DEFAULT_SLICE));
 }

@@ -27,8 +27,9 @@ fn root_or_skip(test: &str) -> bool {
     false
 }
 
-/// Every spawned child is killed and reaped, also when a test fails.
-struct Children(Vec<Child>);
+/// Every spawned child is killed and reaped, also when a test fails;
+/// `others` are grandchildren, killed by pid.
+struct Children(Vec<Child>, Vec<u32>);
 
 impl Children {
     fn spawn(&mut self, program: &str, args: &[&str]) -> u32 {
@@ -46,6 +47,12 @@ impl Children {
 
 impl Drop for Children {
     fn drop(&mut self) {
+        for &pid in &self.1 {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
         for c in &mut self.0 {
             let _ = c.kill();
             let _ = c.wait();
@@ -145,7 +152,7 @@ fn mixed_plan_applies_to_real_tasks_and_restores() {
     }
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal.json");
-    let mut kids = Children(Vec::new());
+    let mut kids = Children(Vec::new(), Vec::new());
     let hog_sh = spin_sh(&mut kids);
     let hog_py = spin_threads(&mut kids);
     let sleeper = kids.spawn("sleep", &["600"]);
@@ -199,7 +206,7 @@ fn journal_restores_after_a_crash() {
     }
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal.json");
-    let mut kids = Children(Vec::new());
+    let mut kids = Children(Vec::new(), Vec::new());
     let hog = spin_sh(&mut kids);
     let sleeper = kids.spawn("sleep", &["600"]);
     let default = default_slice();
@@ -230,7 +237,7 @@ fn journal_restores_after_sigkill() {
     }
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal.json");
-    let mut kids = Children(Vec::new());
+    let mut kids = Children(Vec::new(), Vec::new());
     let hog = spin_sh(&mut kids);
     let default = default_slice();
     let (rx, tx) = pipe().unwrap();
@@ -282,7 +289,7 @@ fn a_renice_by_someone_else_is_detected_and_left_alone() {
     }
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal.json");
-    let mut kids = Children(Vec::new());
+    let mut kids = Children(Vec::new(), Vec::new());
     let hog = spin_sh(&mut kids);
     let mut b = EevdfBackend::new(EevdfConfig::default(), &journal).unwrap();
     let p = plan(HogTreatment::Idle, vec![hog], vec![]);
@@ -365,4 +372,51 @@ fn knobs_on_this_host() {
     }
     b.restore().unwrap();
     assert_eq!(fs::read_to_string(AUTOGROUP).unwrap().trim(), original);
+}
+
+#[test]
+fn a_child_process_that_inherited_idle_is_put_back() {
+    if !root_or_skip("a_child_process_that_inherited_idle_is_put_back") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.json");
+    let flag = dir.path().join("fork-now");
+    let mut kids = Children(Vec::new(), Vec::new());
+    // Spins until the flag exists, then starts a second spinning process.
+    let script = format!(
+        "while [ ! -e {f} ]; do :; done; sh -c 'while :; do :; done' & while :; do :; done",
+        f = flag.display()
+    );
+    let parent = kids.spawn("sh", &["-c", &script]);
+    let default = default_slice();
+    let mut b = EevdfBackend::new(EevdfConfig::default(), &journal).unwrap();
+    b.apply(&plan(HogTreatment::Idle, vec![parent], vec![]))
+        .unwrap();
+    assert_eq!(stat_nice_policy(parent, parent).1, SCHED_IDLE);
+
+    fs::write(&flag, "").unwrap();
+    let children = format!("/proc/{parent}/task/{parent}/children");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let child: u32 = loop {
+        let text = fs::read_to_string(&children).unwrap_or_default();
+        if let Some(pid) = text.split_whitespace().next() {
+            break pid.parse().unwrap();
+        }
+        assert!(Instant::now() < deadline, "the child process did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    kids.1.push(child);
+    assert_eq!(
+        stat_nice_policy(child, child).1,
+        SCHED_IDLE,
+        "inherited on fork"
+    );
+
+    // The policy now names the child too: its original is the parent's.
+    b.apply(&plan(HogTreatment::Idle, vec![parent, child], vec![]))
+        .unwrap();
+    assert_eq!(Journal::open(&journal).unwrap().entries().len(), 2);
+    b.restore().unwrap();
+    assert_all_default(&[parent, child], default);
 }

@@ -274,7 +274,12 @@ impl<S: TaskSched> EevdfBackend<S> {
                 );
                 return;
             }
-            let original = journaled.map_or_else(|| self.normalize(current), |(o, _)| o);
+            let original = match journaled {
+                Some((o, _)) => o,
+                None => self
+                    .inherited_original(tgid, stat.start_time, stat.ppid, &current)
+                    .unwrap_or_else(|| self.normalize(current)),
+            };
             found.push(Want {
                 tgid,
                 tid,
@@ -288,6 +293,49 @@ impl<S: TaskSched> EevdfBackend<S> {
             });
         }
         wants.extend(found);
+    }
+
+    /// A thread or process autosa has not seen yet that was created by one it
+    /// changed inherits autosa's values (policy and nice are inherited on
+    /// fork): its true original is its creator's. `None` when it shows
+    /// anything else.
+    fn inherited_original(
+        &self,
+        tgid: u32,
+        process_start_time: u64,
+        ppid: u32,
+        current: &TaskAttr,
+    ) -> Option<TaskAttr> {
+        let parent_start = self.proc.process_stat(ppid).ok().map(|s| s.start_time);
+        let sources = [(tgid, Some(process_start_time)), (ppid, parent_start)];
+        for (owner, owner_start) in sources {
+            let Some(owner_start) = owner_start else {
+                continue;
+            };
+            let mut best: Option<(bool, TaskAttr, TaskAttr)> = None;
+            for e in self.journal.entries() {
+                if let Entry::Task {
+                    tgid: g,
+                    tid,
+                    process_start_time: s,
+                    original,
+                    applied,
+                    ..
+                } = e
+                    && *g == owner
+                    && *s == owner_start
+                {
+                    let main = *tid == owner;
+                    if best.is_none_or(|(m, _, _)| main && !m) {
+                        best = Some((main, *original, *applied));
+                    }
+                }
+            }
+            if let Some((_, original, applied)) = best {
+                return self.still_applied(&applied, current).then_some(original);
+            }
+        }
+        None
     }
 
     /// Someone else changed a thread autosa had set: let go of the whole
@@ -445,9 +493,15 @@ impl<S: TaskSched> EevdfBackend<S> {
                     && same_runtime)
             })
             .collect();
-        let entries: Vec<Entry> = to_set
+        // Inherited values need an entry too (to be put back), even when
+        // nothing is to be set.
+        let entries: Vec<Entry> = wants
             .iter()
-            .filter(|w| w.journaled != Some(w.desired))
+            .filter(|w| {
+                let needs_set = to_set.iter().any(|t| std::ptr::eq(*t, *w));
+                let inherited = w.journaled.is_none() && w.original != self.normalize(w.current);
+                (needs_set || inherited) && w.journaled != Some(w.desired)
+            })
             .map(|w| Entry::Task {
                 tgid: w.tgid,
                 tid: w.tid,

@@ -13,6 +13,8 @@ pub const PF_KTHREAD: u64 = 0x0020_0000;
 pub struct TaskStat {
     /// Field 2, without the parentheses.
     pub comm: String,
+    /// Field 4.
+    pub ppid: u32,
     /// Field 9.
     pub flags: u64,
     /// Field 19.
@@ -41,6 +43,7 @@ pub fn parse_stat(text: &str) -> Option<TaskStat> {
     let field = |n: usize| rest.get(n - 3).copied();
     Some(TaskStat {
         comm,
+        ppid: field(4)?.parse().ok()?,
         flags: field(9)?.parse().ok()?,
         nice: field(19)?.parse().ok()?,
         start_time: field(22)?.parse().ok()?,
