@@ -3,6 +3,18 @@
 //!
 //! Nothing here reads a clock or a file: the time since the daemon started is
 //! an argument, so every rule is tested with a fake clock and replayed offline.
+//!
+//! Each interval the daemon:
+//! 1. `observed = backend.observe()`;
+//! 2. `out = policy.step(Input { now, class, confidence, plan, observed,
+//!    metric: target_sample(&snapshot, &plan) })`;
+//! 3. logs every `out.decisions` (`Decision::log`) and carries out
+//!    `out.command` on the backend: `Apply(plan)` → `backend.apply(&plan)`,
+//!    `Restore` → `backend.restore()`, `Nothing` → nothing.
+//!
+//! On `autosa resume` it calls both `policy.resume(target)` and
+//! `backend.resume(target)`; on shutdown `policy.stop(now)`, then
+//! `backend.restore()`.
 
 pub mod config;
 pub mod cooldown;

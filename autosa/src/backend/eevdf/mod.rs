@@ -195,11 +195,13 @@ impl<S: TaskSched> EevdfBackend<S> {
             && (applied.runtime_ns == 0 || applied.runtime_ns == current.runtime_ns)
     }
 
+    /// Notes that would repeat every interval (a process out of scope, a
+    /// knob the kernel refuses) are logged and returned once only.
     fn say_once(&mut self, notes: &mut Vec<String>, note: String) {
         if self.said.insert(note.clone()) {
             tracing::info!("{note}");
+            notes.push(note);
         }
-        notes.push(note);
     }
 
     /// The thread still exists and is the same one (same start time).
