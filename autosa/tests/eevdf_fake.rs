@@ -286,6 +286,14 @@ fn scope_rules_are_obeyed() {
             out.notes
         );
     }
+    // Said once, not every interval.
+    let again = b
+        .apply(&plan(HogTreatment::Idle, &[1, 2, me, 10, 11, 12, 13], &[]))
+        .unwrap();
+    assert!(
+        again.notes.is_empty() && again.changes.is_empty(),
+        "{again:?}"
+    );
 
     // Allow-list: only named commands.
     let mut b2 = host.backend(EevdfConfig {
