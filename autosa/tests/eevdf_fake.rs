@@ -31,7 +31,11 @@ fn default_attr() -> TaskAttr {
 
 /// Fake threads' attributes; behaves like the kernel for runtime 0 (default slice).
 #[derive(Clone, Default)]
-struct FakeSched(Arc<Mutex<HashMap<u32, TaskAttr>>>);
+struct FakeSched(
+    Arc<Mutex<HashMap<u32, TaskAttr>>>,
+    /// Threads whose `set` fails with EPERM.
+    Arc<Mutex<Vec<u32>>>,
+);
 
 impl FakeSched {
     fn of(&self, tid: u32) -> TaskAttr {
@@ -52,6 +56,9 @@ impl TaskSched for FakeSched {
         Ok(self.of(tid))
     }
     fn set(&self, tid: u32, a: &TaskAttr) -> io::Result<()> {
+        if self.1.lock().unwrap().contains(&tid) {
+            return Err(io::Error::from_raw_os_error(libc::EPERM));
+        }
         let mut a = *a;
         if a.runtime_ns == 0 {
             a.runtime_ns = DEFAULT_SLICE;
@@ -515,4 +522,37 @@ fn inherited_values_are_put_back_to_the_creators_original() {
         assert_eq!(host.sched.of(tid), default_attr(), "tid {tid}");
     }
     assert_eq!(host.sched.of(500), attr(SCHED_BATCH, 2, DEFAULT_SLICE));
+}
+
+#[test]
+fn a_refused_change_is_not_journaled_as_applied() {
+    let host = FakeHost::new();
+    host.process(100, "hog", 5000, &[101]);
+    let mut b = host.backend(EevdfConfig::default());
+    host.sched.1.lock().unwrap().push(101);
+    let out = b.apply(&plan(HogTreatment::Idle, &[100], &[])).unwrap();
+    assert_eq!(out.changes.len(), 1);
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.contains("thread 101") && n.contains("cannot set")),
+        "{out:?}"
+    );
+    assert_eq!(
+        journal_entries(&host.journal).len(),
+        1,
+        "only the thread that changed"
+    );
+
+    // A refused re-set keeps the earlier applied value on record.
+    host.sched.1.lock().unwrap().push(100);
+    b.apply(&plan(HogTreatment::Nice(19), &[100], &[])).unwrap();
+    assert_eq!(host.sched.of(100).policy, SCHED_IDLE);
+    assert!(
+        b.observe().unwrap().foreign.is_empty(),
+        "not mistaken for a manual change"
+    );
+    host.sched.1.lock().unwrap().clear();
+    b.restore().unwrap();
+    assert_eq!(host.sched.of(100), default_attr());
 }

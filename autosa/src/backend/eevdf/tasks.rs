@@ -337,7 +337,10 @@ impl<S: TaskSched> EevdfBackend<S> {
             .collect();
         self.journal.record(entries)?;
 
+        // A failed set leaves the thread as it was: a new entry is dropped, a
+        // replaced one gets its previous applied value back.
         let mut failed: Vec<(u32, u64)> = Vec::new();
+        let mut unchanged: Vec<Entry> = Vec::new();
         for w in &to_set {
             let what = format!("thread {} of {} ({})", w.tid, w.tgid, w.comm);
             match self.sched.set(w.tid, &w.desired) {
@@ -347,14 +350,29 @@ impl<S: TaskSched> EevdfBackend<S> {
                     to: w.desired.to_string(),
                 }),
                 Err(err) => {
-                    if err.raw_os_error() != Some(libc::ESRCH) {
-                        out.notes
-                            .push(format!("{what}: cannot set {}: {err}", w.desired));
+                    let gone = err.raw_os_error() == Some(libc::ESRCH);
+                    if !gone {
+                        self.say_once(
+                            &mut out.notes,
+                            format!("{what}: cannot set {}: {err}", w.desired),
+                        );
                     }
-                    failed.push((w.tid, w.start_time));
+                    match w.journaled {
+                        Some(applied) if !gone => unchanged.push(Entry::Task {
+                            tgid: w.tgid,
+                            tid: w.tid,
+                            process_start_time: w.process_start_time,
+                            start_time: w.start_time,
+                            comm: w.comm.clone(),
+                            original: w.original,
+                            applied,
+                        }),
+                        _ => failed.push((w.tid, w.start_time)),
+                    }
                 }
             }
         }
+        self.journal.record(unchanged)?;
 
         // Put back what the plan no longer names (and forget failed sets).
         let wanted: BTreeSet<(u32, u64)> = wants
