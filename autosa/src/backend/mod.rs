@@ -1,1 +1,134 @@
-//! TODO(skeleton): backends.
+//! Backends carry out a `Plan`: the EEVDF backend (per-task attributes and
+//! global knobs), later sched_ext ones. Every change is journaled with its
+//! original value first, so it can be undone after a clean exit or a crash.
+//!
+//! The trait is synchronous: the daemon calls it through `spawn_blocking`.
+
+pub mod dry_run;
+pub mod eevdf;
+pub mod journal;
+
+use serde::{Deserialize, Serialize};
+
+use crate::policy::plan::Plan;
+
+/// Something autosa changes and may have to leave alone.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Target {
+    /// The system's CPU scheduler (which sched_ext scheduler runs, if any).
+    Scheduler,
+    /// A process, identified so that a recycled pid is never mistaken for it:
+    /// `start_time` is field 22 of `/proc/<pid>/stat` (clock ticks since boot).
+    Process { tgid: u32, start_time: u64 },
+    /// A global knob, by its name in the plan (e.g. `base_slice_ns`).
+    Knob { name: String },
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Scheduler => f.write_str("scheduler"),
+            Target::Process { tgid, start_time } => {
+                write!(f, "process {tgid} (start time {start_time})")
+            }
+            Target::Knob { name } => write!(f, "knob {name}"),
+        }
+    }
+}
+
+/// A value autosa set that someone else has since changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignChange {
+    pub target: Target,
+    /// For people: e.g. `thread 1235 of 1234 (stress-ng) scheduling`.
+    pub what: String,
+    /// What autosa applied.
+    pub expected: String,
+    /// What is there now.
+    pub found: String,
+}
+
+/// What a backend sees on the machine now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observed {
+    /// The scheduler the kernel runs, from sysfs: `eevdf` or `sched_ext:<ops name>`.
+    pub scheduler: String,
+    /// Values autosa applied that differ now: someone else acted.
+    pub foreign: Vec<ForeignChange>,
+}
+
+/// One change made (or undone) by a backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub what: String,
+    pub from: String,
+    pub to: String,
+}
+
+/// What `apply` or `restore` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    pub changes: Vec<Change>,
+    /// Things skipped or refused, one sentence each.
+    pub notes: Vec<String>,
+}
+
+/// A feature of a backend and whether this host allows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capability {
+    pub name: String,
+    pub available: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error(transparent)]
+    Journal(#[from] journal::JournalError),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A way of carrying out plans.
+pub trait Backend: Send {
+    fn name(&self) -> &'static str;
+    /// What this host allows this backend to do.
+    fn describe_capabilities(&self) -> Vec<Capability>;
+    /// The state now, including values someone else changed.
+    fn observe(&mut self) -> Result<Observed, BackendError>;
+    /// Make the machine match `plan`: changes what the plan asks for, undoes
+    /// earlier changes the plan no longer asks for. Idempotent; called every
+    /// interval so that new processes and threads get the plan too.
+    fn apply(&mut self, plan: &Plan) -> Result<Applied, BackendError>;
+    /// Undo every change (values someone else changed since are left alone).
+    fn restore(&mut self) -> Result<Applied, BackendError>;
+    /// Stop leaving `target` (all targets when `None`) alone after a manual change.
+    fn resume(&mut self, target: Option<&Target>);
+}
+
+/// So that `Box<dyn Backend>` (chosen at run time) is a backend too, e.g.
+/// inside `DryRun`.
+impl<B: Backend + ?Sized> Backend for Box<B> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn describe_capabilities(&self) -> Vec<Capability> {
+        (**self).describe_capabilities()
+    }
+    fn observe(&mut self) -> Result<Observed, BackendError> {
+        (**self).observe()
+    }
+    fn apply(&mut self, plan: &Plan) -> Result<Applied, BackendError> {
+        (**self).apply(plan)
+    }
+    fn restore(&mut self) -> Result<Applied, BackendError> {
+        (**self).restore()
+    }
+    fn resume(&mut self, target: Option<&Target>) {
+        (**self).resume(target)
+    }
+}

@@ -1,0 +1,381 @@
+//! `SwitchingPolicy`: one step per interval, from (time, classification,
+//! plan, observed state, target metric) to decisions and one command for the
+//! backend. Order of the rules: manual back-off, regression verdict (rollback),
+//! then hysteresis, trial in progress, block, cooldown, rate limit, baseline.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::backend::{Observed, Target};
+use crate::policy::plan::{Plan, WorkloadClass};
+
+use super::config::SwitchingConfig;
+use super::cooldown::Cooldown;
+use super::decision::{Action, Decision, class_name};
+use super::hysteresis::{Hysteresis, Streak};
+use super::manual::ManualOverrides;
+use super::rate_limit::RateLimit;
+use super::regression::{RegressionCheck, TargetMetric, TargetSample, Verdict};
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// Everything one interval brings.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    /// Time since the daemon started.
+    pub now: Duration,
+    pub class: WorkloadClass,
+    pub confidence: f64,
+    /// The policy engine's plan for `class`.
+    pub plan: &'a Plan,
+    pub observed: &'a Observed,
+    pub metric: TargetSample,
+}
+
+/// What the backend should do this interval.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Leave the machine as it is.
+    Nothing,
+    /// Make the machine match this plan (already stripped of what autosa
+    /// must leave alone). Sent every interval while a plan is active, so that
+    /// new processes and threads get it too.
+    Apply(Plan),
+    /// Undo everything autosa applied.
+    Restore,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub decisions: Vec<Decision>,
+    pub command: Command,
+}
+
+#[derive(Debug, Clone)]
+pub struct SwitchingPolicy {
+    config: SwitchingConfig,
+    hysteresis: Hysteresis,
+    cooldown: Cooldown,
+    rate: RateLimit,
+    regression: RegressionCheck,
+    manual: ManualOverrides,
+    active: Option<WorkloadClass>,
+    active_plan: Option<Plan>,
+    /// What was active before the last switch: where a rollback returns.
+    previous: Option<(Option<WorkloadClass>, Option<Plan>)>,
+    blocked: BTreeMap<WorkloadClass, Duration>,
+    /// When the current state began (first step or last switch).
+    state_since: Option<Duration>,
+}
+
+impl SwitchingPolicy {
+    /// `config` should have passed `validate()`.
+    pub fn new(config: SwitchingConfig) -> Self {
+        SwitchingPolicy {
+            hysteresis: Hysteresis::new(config.min_confidence, config.hold_intervals),
+            cooldown: Cooldown::new(config.cooldown()),
+            rate: RateLimit::new(config.max_switches_per_hour, HOUR),
+            regression: RegressionCheck::new(
+                config.regression_window(),
+                config.regression_min_samples,
+                config.regression_threshold,
+            ),
+            manual: ManualOverrides::default(),
+            active: None,
+            active_plan: None,
+            previous: None,
+            blocked: BTreeMap::new(),
+            state_since: None,
+            config,
+        }
+    }
+
+    /// The class whose plan is applied (`None`: kernel defaults).
+    pub fn active(&self) -> Option<WorkloadClass> {
+        self.active
+    }
+
+    /// Classes blocked after a rollback, with the time the block ends.
+    pub fn blocked(&self) -> &BTreeMap<WorkloadClass, Duration> {
+        &self.blocked
+    }
+
+    pub fn manual(&self) -> &ManualOverrides {
+        &self.manual
+    }
+
+    /// End a manual back-off (all when `None`); returns how many were released.
+    pub fn resume(&mut self, target: Option<&Target>) -> usize {
+        self.manual.resume(target)
+    }
+
+    /// Shutting down: undo everything.
+    pub fn stop(&mut self, now: Duration) -> Outcome {
+        let from = self.active.take();
+        self.active_plan = None;
+        self.previous = None;
+        self.regression.reset();
+        Outcome {
+            decisions: vec![Decision::new(
+                now,
+                Action::Restore,
+                format!("stopping: undoing {}", class_name(from)),
+            )],
+            command: Command::Restore,
+        }
+    }
+
+    pub fn step(&mut self, input: Input<'_>) -> Outcome {
+        let now = input.now;
+        let state_since = *self.state_since.get_or_insert(now);
+        let mut decisions = Vec::new();
+
+        for change in self.manual.observe(input.observed) {
+            decisions.push(Decision::new(
+                now,
+                Action::BackOff {
+                    target: change.target.clone(),
+                },
+                format!(
+                    "{}: autosa set {}, found {}; someone else changed it, so autosa \
+                     leaves it alone until `autosa resume`",
+                    change.what, change.expected, change.found
+                ),
+            ));
+        }
+        if self.manual.scheduler_backed_off() {
+            decisions.push(Decision::new(
+                now,
+                Action::Hold { wanted: None },
+                "the scheduler was changed by someone else: switching paused until `autosa resume`",
+            ));
+            return Outcome {
+                decisions,
+                command: Command::Nothing,
+            };
+        }
+
+        self.regression.record(now, input.metric);
+        if self.active == Some(input.class) {
+            self.active_plan = Some(input.plan.clone());
+        }
+        self.blocked.retain(|_, until| *until > now);
+
+        if let Some(outcome) = self.judge(now, &mut decisions) {
+            return outcome;
+        }
+
+        let streak = self.hysteresis.observe(input.class, input.confidence);
+        let wanted = Some(input.class);
+        match streak {
+            Streak::Unsure { confidence } if wanted != self.active => {
+                decisions.push(Decision::new(
+                    now,
+                    Action::Hold { wanted },
+                    format!(
+                        "{} classified with confidence {:.2} < {:.2}",
+                        input.class, confidence, self.config.min_confidence
+                    ),
+                ))
+            }
+            Streak::Building {
+                class,
+                count,
+                needed,
+            } if wanted != self.active => decisions.push(Decision::new(
+                now,
+                Action::Hold { wanted },
+                format!("{class} seen {count} of {needed} intervals in a row"),
+            )),
+            Streak::Stable { class, count } if wanted != self.active => {
+                match self.why_not_switch(now, class, state_since) {
+                    Some(why) => decisions.push(Decision::new(now, Action::Hold { wanted }, why)),
+                    None => {
+                        let (why, metric) = self.switch_reason(class, count, now, state_since);
+                        let from = self.active;
+                        self.previous = Some((from, self.active_plan.take()));
+                        self.active = Some(class);
+                        self.active_plan = Some(input.plan.clone());
+                        self.cooldown.record(now);
+                        self.rate.record(now);
+                        self.regression.start(now, metric);
+                        self.state_since = Some(now);
+                        decisions.push(Decision::new(now, Action::Switch { from, to: class }, why));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Outcome {
+            decisions,
+            command: self.active_command(),
+        }
+    }
+
+    fn active_command(&self) -> Command {
+        match &self.active_plan {
+            Some(plan) => Command::Apply(self.manual.filter(plan)),
+            None => Command::Nothing,
+        }
+    }
+
+    /// The regression verdict on the last switch; `Some` when it rolls back.
+    fn judge(&mut self, now: Duration, decisions: &mut Vec<Decision>) -> Option<Outcome> {
+        let (metric, verdict) = self.regression.verdict(now)?;
+        let to = self.active;
+        match verdict {
+            Verdict::Pending { .. } => None,
+            Verdict::Kept {
+                before,
+                after,
+                change,
+            } => {
+                decisions.push(Decision::new(
+                    now,
+                    Action::Hold { wanted: None },
+                    format!(
+                        "switch to {} kept: {} median {before:.0} -> {after:.0} ({:+.1} %)",
+                        class_name(to),
+                        metric.as_str(),
+                        change * 100.0
+                    ),
+                ));
+                None
+            }
+            Verdict::NoVerdict { have, need } => {
+                decisions.push(Decision::new(
+                    now,
+                    Action::Hold { wanted: None },
+                    format!(
+                        "switch to {} kept without a verdict: {have} of {need} samples of {}",
+                        class_name(to),
+                        metric.as_str()
+                    ),
+                ));
+                None
+            }
+            Verdict::Regressed {
+                before,
+                after,
+                change,
+            } => {
+                let from = to?;
+                let (back_to, back_plan) = self.previous.take().unwrap_or((None, None));
+                let until = now + self.config.block();
+                self.blocked.insert(from, until);
+                self.active = back_to;
+                self.active_plan = back_plan;
+                self.cooldown.record(now);
+                self.rate.record(now);
+                self.regression.reset();
+                self.state_since = Some(now);
+                decisions.push(Decision::new(
+                    now,
+                    Action::Rollback { from, to: back_to },
+                    format!(
+                        "{} got worse after the switch to {from}: median {before:.0} -> {after:.0} \
+                         ({:+.1} %, threshold {:.1} %); {from} blocked for {} s",
+                        metric.as_str(),
+                        change * 100.0,
+                        self.config.regression_threshold * 100.0,
+                        self.config.block_secs
+                    ),
+                ));
+                let command = match &self.active_plan {
+                    Some(plan) => Command::Apply(self.manual.filter(plan)),
+                    None => Command::Restore,
+                };
+                Some(Outcome {
+                    decisions: std::mem::take(decisions),
+                    command,
+                })
+            }
+        }
+    }
+
+    /// Why a stable new class may not be switched to now, if it may not.
+    fn why_not_switch(
+        &mut self,
+        now: Duration,
+        class: WorkloadClass,
+        state_since: Duration,
+    ) -> Option<String> {
+        if let Some(metric) = self.regression.judging() {
+            return Some(format!(
+                "{class} wanted, but the switch to {} is still being judged on {}",
+                class_name(self.active),
+                metric.as_str()
+            ));
+        }
+        if let Some(until) = self.blocked.get(&class) {
+            return Some(format!(
+                "{class} wanted, but it is blocked after a rollback for {} s more",
+                until.saturating_sub(now).as_secs()
+            ));
+        }
+        let left = self.cooldown.remaining(now);
+        if !left.is_zero() {
+            return Some(format!(
+                "{class} wanted, cooldown: {} s left",
+                left.as_secs_f64().ceil()
+            ));
+        }
+        if let Some(wait) = self.rate.wait(now) {
+            return Some(format!(
+                "{class} wanted, but {} switches were made in the last hour (limit {}): {} s to wait",
+                self.rate.count(now),
+                self.config.max_switches_per_hour,
+                wait.as_secs_f64().ceil()
+            ));
+        }
+        if let Some(metric) = TargetMetric::for_class(class) {
+            let have = self.regression.baseline_len(metric);
+            let need = self.regression.min_samples();
+            let waited = now.saturating_sub(state_since);
+            if have < need && waited < self.config.regression_window() {
+                return Some(format!(
+                    "{class} wanted, collecting a baseline of {}: {have} of {need} samples",
+                    metric.as_str()
+                ));
+            }
+        }
+        None
+    }
+
+    fn switch_reason(
+        &self,
+        class: WorkloadClass,
+        count: u32,
+        now: Duration,
+        state_since: Duration,
+    ) -> (String, Option<TargetMetric>) {
+        let held = format!("{class} held {count} intervals with confidence");
+        match TargetMetric::for_class(class) {
+            None => (
+                format!("{held}; no target metric for {class}, not judged"),
+                None,
+            ),
+            Some(metric) => {
+                let have = self.regression.baseline_len(metric);
+                if have >= self.regression.min_samples() {
+                    (
+                        format!(
+                            "{held}; will judge on {} against {have} samples before",
+                            metric.as_str()
+                        ),
+                        Some(metric),
+                    )
+                } else {
+                    (
+                        format!(
+                            "{held}; {} not measured ({have} samples in {} s), the switch is not judged",
+                            metric.as_str(),
+                            now.saturating_sub(state_since).as_secs()
+                        ),
+                        None,
+                    )
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,455 @@
+//! The switching policy with a fake clock: every rule, table-driven.
+
+use std::time::Duration;
+
+use WorkloadClass::*;
+use autosa::backend::{ForeignChange, Observed, Target};
+use autosa::policy::plan::{EevdfPlan, HogTreatment, Plan, WorkloadClass};
+use autosa::switching::{
+    Action, Command, Decision, Input, SwitchingConfig, SwitchingPolicy, TargetSample,
+};
+
+fn plan(class: WorkloadClass) -> Plan {
+    Plan {
+        class,
+        scx: None,
+        eevdf: EevdfPlan {
+            hogs: HogTreatment::Idle,
+            latency_slice_ns: Some(300_000),
+            hog_tgids: vec![100, 101],
+            latency_tgids: vec![200],
+            global_knobs: vec![("base_slice_ns".into(), "1500000".into())],
+        },
+    }
+}
+
+/// Config with no baseline requirement and no regression check in the way,
+/// unless a test asks for them.
+fn config() -> SwitchingConfig {
+    SwitchingConfig {
+        min_confidence: 0.6,
+        hold_intervals: 3,
+        cooldown_secs: 0,
+        max_switches_per_hour: 100,
+        regression_window_secs: 1,
+        regression_min_samples: 1,
+        regression_threshold: 0.10,
+        block_secs: 600,
+    }
+}
+
+/// A fake daemon: one step per second of fake time.
+struct Run {
+    policy: SwitchingPolicy,
+    now: Duration,
+    observed: Observed,
+    decisions: Vec<Decision>,
+    last: Command,
+}
+
+impl Run {
+    fn new(config: SwitchingConfig) -> Self {
+        config.validate().unwrap();
+        Run {
+            policy: SwitchingPolicy::new(config),
+            now: Duration::ZERO,
+            observed: Observed::default(),
+            decisions: Vec::new(),
+            last: Command::Nothing,
+        }
+    }
+
+    fn tick(&mut self, class: WorkloadClass, confidence: f64, metric: TargetSample) -> &Command {
+        let plan = plan(class);
+        let out = self.policy.step(Input {
+            now: self.now,
+            class,
+            confidence,
+            plan: &plan,
+            observed: &self.observed,
+            metric,
+        });
+        self.decisions.extend(out.decisions);
+        self.last = out.command;
+        self.now += Duration::from_secs(1);
+        &self.last
+    }
+
+    fn ticks(&mut self, n: usize, class: WorkloadClass, confidence: f64, metric: TargetSample) {
+        for _ in 0..n {
+            self.tick(class, confidence, metric);
+        }
+    }
+
+    fn switches(&self) -> Vec<(Option<WorkloadClass>, WorkloadClass)> {
+        self.decisions
+            .iter()
+            .filter_map(|d| match d.action {
+                Action::Switch { from, to } => Some((from, to)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn rollbacks(&self) -> Vec<(WorkloadClass, Option<WorkloadClass>)> {
+        self.decisions
+            .iter()
+            .filter_map(|d| match d.action {
+                Action::Rollback { from, to } => Some((from, to)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn last_why(&self) -> &str {
+        &self.decisions.last().expect("a decision").why
+    }
+}
+
+fn lat(ns: f64) -> TargetSample {
+    TargetSample {
+        latency_p99_ns: Some(ns),
+        throughput: None,
+    }
+}
+
+/// A steady, unremarkable interval: the regression check always keeps.
+const OK: TargetSample = TargetSample {
+    latency_p99_ns: Some(1e6),
+    throughput: Some(1.0),
+};
+
+const NONE: TargetSample = TargetSample {
+    latency_p99_ns: None,
+    throughput: None,
+};
+
+#[test]
+fn hysteresis_and_confidence_table() {
+    // (classes with confidence per interval, switches expected)
+    type Case = (&'static [(WorkloadClass, f64)], &'static [WorkloadClass]);
+    let cases: &[Case] = &[
+        // Below confidence: never.
+        (&[(Mixed, 0.5); 10], &[]),
+        // Exactly at the minimum counts.
+        (&[(Mixed, 0.6); 3], &[Mixed]),
+        // Two intervals are not enough.
+        (&[(Mixed, 0.9), (Mixed, 0.9)], &[]),
+        // A low-confidence interval breaks the streak.
+        (
+            &[
+                (Mixed, 0.9),
+                (Mixed, 0.9),
+                (Mixed, 0.3),
+                (Mixed, 0.9),
+                (Mixed, 0.9),
+            ],
+            &[],
+        ),
+        // Alternating classes never switch (no flapping).
+        (
+            &[
+                (Mixed, 0.9),
+                (CpuBound, 0.9),
+                (Mixed, 0.9),
+                (CpuBound, 0.9),
+                (Mixed, 0.9),
+                (CpuBound, 0.9),
+                (Mixed, 0.9),
+                (CpuBound, 0.9),
+            ],
+            &[],
+        ),
+        // A stable class, then another stable class.
+        (
+            &[
+                (Mixed, 0.9),
+                (Mixed, 0.9),
+                (Mixed, 0.9),
+                (CpuBound, 0.9),
+                (CpuBound, 0.9),
+                (CpuBound, 0.9),
+            ],
+            &[Mixed, CpuBound],
+        ),
+        // Staying on the active class makes no new switch.
+        (&[(Idle, 0.9); 9], &[Idle]),
+    ];
+    for (seq, want) in cases {
+        let mut run = Run::new(config());
+        for (class, conf) in seq.iter() {
+            run.tick(*class, *conf, OK);
+        }
+        let got: Vec<WorkloadClass> = run.switches().into_iter().map(|(_, to)| to).collect();
+        assert_eq!(&got, want, "{seq:?}");
+    }
+}
+
+#[test]
+fn switch_happens_on_the_nth_interval_and_carries_the_plan() {
+    let mut run = Run::new(config());
+    assert_eq!(run.tick(Mixed, 0.9, OK), &Command::Nothing);
+    assert_eq!(run.tick(Mixed, 0.9, OK), &Command::Nothing);
+    assert!(run.last_why().contains("2 of 3"), "{}", run.last_why());
+    assert_eq!(run.tick(Mixed, 0.9, OK), &Command::Apply(plan(Mixed)));
+    assert_eq!(run.switches(), vec![(None, Mixed)]);
+    // Later intervals re-apply the latest plan (new processes get it too).
+    assert_eq!(run.tick(Mixed, 0.9, OK), &Command::Apply(plan(Mixed)));
+    // A low-confidence different class holds the active plan.
+    assert_eq!(run.tick(CpuBound, 0.2, OK), &Command::Apply(plan(Mixed)));
+    assert!(
+        run.last_why().contains("confidence 0.20"),
+        "{}",
+        run.last_why()
+    );
+}
+
+#[test]
+fn cooldown_is_respected() {
+    let mut run = Run::new(SwitchingConfig {
+        cooldown_secs: 20,
+        ..config()
+    });
+    run.ticks(3, Mixed, 0.9, OK); // switch at t=2
+    run.ticks(3, CpuBound, 0.9, OK); // t=3..5: stable but cooling down
+    assert_eq!(run.switches().len(), 1);
+    assert!(
+        run.last_why().contains("cooldown: 17 s left"),
+        "{}",
+        run.last_why()
+    );
+    // t=6..21: still cooling down; t=22 is 20 s after the switch.
+    run.ticks(16, CpuBound, 0.9, OK);
+    assert_eq!(run.switches().len(), 1);
+    assert!(
+        run.last_why().contains("cooldown: 1 s left"),
+        "{}",
+        run.last_why()
+    );
+    run.tick(CpuBound, 0.9, OK);
+    assert_eq!(run.switches(), vec![(None, Mixed), (Some(Mixed), CpuBound)]);
+}
+
+#[test]
+fn rate_limit_caps_switches_per_hour() {
+    let mut run = Run::new(SwitchingConfig {
+        max_switches_per_hour: 2,
+        ..config()
+    });
+    for class in [Mixed, CpuBound, Mixed, CpuBound] {
+        run.ticks(3, class, 0.9, OK);
+    }
+    assert_eq!(run.switches().len(), 2);
+    assert!(run.last_why().contains("limit 2"), "{}", run.last_why());
+    // An hour after the first switch (t=2) one more is allowed.
+    while run.now < Duration::from_secs(3602) {
+        run.tick(Mixed, 0.9, OK);
+    }
+    assert_eq!(run.switches().len(), 2);
+    run.tick(Mixed, 0.9, OK);
+    assert_eq!(run.switches().len(), 3);
+}
+
+#[test]
+fn regression_rolls_back_blocks_and_the_block_expires() {
+    let mut run = Run::new(SwitchingConfig {
+        regression_min_samples: 3,
+        regression_window_secs: 5,
+        block_secs: 100,
+        ..config()
+    });
+    // Baseline on the default state: p99 1 ms.
+    run.ticks(5, Idle, 0.1, lat(1e6));
+    run.ticks(3, Mixed, 0.9, lat(1e6)); // switch at t=7
+    assert_eq!(run.switches(), vec![(None, Mixed)]);
+    assert!(run.last_why().contains("will judge"), "{}", run.last_why());
+    // After the switch p99 is 3 ms: worse.
+    run.ticks(4, Mixed, 0.9, lat(3e6));
+    assert!(run.rollbacks().is_empty(), "no verdict before the window");
+    run.tick(Mixed, 0.9, lat(3e6)); // t=12: 5 s after the switch
+    assert_eq!(run.rollbacks(), vec![(Mixed, None)]);
+    assert_eq!(run.last, Command::Restore, "back to the defaults");
+    assert!(
+        run.last_why().contains("blocked for 100 s"),
+        "{}",
+        run.last_why()
+    );
+    assert!(run.policy.blocked().contains_key(&Mixed));
+    // Mixed stays wanted: blocked, no switch.
+    run.ticks(50, Mixed, 0.9, lat(1e6));
+    assert_eq!(run.switches().len(), 1);
+    assert!(run.last_why().contains("blocked"), "{}", run.last_why());
+    // The block ends 100 s after the rollback (t=112).
+    while run.now < Duration::from_secs(112) {
+        run.tick(Mixed, 0.9, lat(1e6));
+    }
+    assert_eq!(run.switches().len(), 1);
+    run.tick(Mixed, 0.9, lat(1e6));
+    assert_eq!(run.switches().len(), 2);
+}
+
+#[test]
+fn improvement_is_kept() {
+    let mut run = Run::new(SwitchingConfig {
+        regression_min_samples: 3,
+        regression_window_secs: 5,
+        ..config()
+    });
+    run.ticks(5, Idle, 0.1, lat(5.6e6));
+    run.ticks(3, Mixed, 0.9, lat(5.6e6));
+    run.ticks(10, Mixed, 0.9, lat(40e3));
+    assert!(run.rollbacks().is_empty());
+    assert!(
+        run.decisions.iter().any(|d| d.why.contains("kept")),
+        "{:?}",
+        run.decisions
+    );
+    assert_eq!(run.last, Command::Apply(plan(Mixed)));
+}
+
+#[test]
+fn throughput_regression_rolls_back_to_the_previous_class() {
+    let tp = |v| TargetSample {
+        latency_p99_ns: None,
+        throughput: Some(v),
+    };
+    let mut run = Run::new(SwitchingConfig {
+        regression_min_samples: 3,
+        regression_window_secs: 5,
+        ..config()
+    });
+    run.ticks(3, Idle, 0.9, tp(1.0)); // Idle: no target metric, switched at once
+    assert_eq!(run.switches(), vec![(None, Idle)]);
+    run.ticks(5, Idle, 0.9, tp(1.0));
+    run.ticks(3, CpuBound, 0.9, tp(1.0));
+    assert_eq!(run.switches().len(), 2);
+    run.ticks(6, CpuBound, 0.9, tp(0.5));
+    assert_eq!(run.rollbacks(), vec![(CpuBound, Some(Idle))]);
+    assert_eq!(run.last, Command::Apply(plan(Idle)));
+    assert_eq!(run.policy.active(), Some(Idle));
+}
+
+#[test]
+fn no_switch_and_no_verdict_before_the_minimum_samples() {
+    let mut run = Run::new(SwitchingConfig {
+        regression_min_samples: 10,
+        regression_window_secs: 30,
+        ..config()
+    });
+    // Only 4 baseline samples: the switch waits for a baseline.
+    run.ticks(4, Mixed, 0.9, lat(1e6));
+    assert!(run.switches().is_empty());
+    assert!(run.last_why().contains("baseline"), "{}", run.last_why());
+    run.ticks(6, Mixed, 0.9, lat(1e6)); // 10 samples now
+    assert_eq!(run.switches().len(), 1);
+    // 9 bad samples over a long time: still no verdict.
+    let mut run2 = Run::new(SwitchingConfig {
+        regression_min_samples: 10,
+        regression_window_secs: 10,
+        ..config()
+    });
+    run2.ticks(10, Mixed, 0.9, lat(1e6));
+    assert_eq!(run2.switches().len(), 1);
+    for _ in 0..9 {
+        run2.tick(Mixed, 0.9, lat(9e6));
+        run2.tick(Mixed, 0.9, NONE);
+    }
+    assert!(run2.rollbacks().is_empty(), "9 samples < 10: no verdict");
+    run2.tick(Mixed, 0.9, lat(9e6));
+    assert_eq!(run2.rollbacks().len(), 1);
+}
+
+#[test]
+fn a_metric_never_measured_does_not_block_switching_forever() {
+    let mut run = Run::new(SwitchingConfig {
+        regression_min_samples: 10,
+        regression_window_secs: 5,
+        ..config()
+    });
+    run.ticks(5, Mixed, 0.9, NONE);
+    assert!(run.switches().is_empty());
+    run.tick(Mixed, 0.9, NONE);
+    assert_eq!(run.switches().len(), 1);
+    assert!(run.last_why().contains("not judged"), "{}", run.last_why());
+}
+
+#[test]
+fn manual_change_backs_off_until_resume() {
+    let mut run = Run::new(config());
+    run.ticks(3, Mixed, 0.9, OK);
+    let hog = Target::Process {
+        tgid: 100,
+        start_time: 777,
+    };
+    run.observed.foreign = vec![ForeignChange {
+        target: hog.clone(),
+        what: "thread 100 of 100 (hog) scheduling".into(),
+        expected: "SCHED_IDLE nice 0".into(),
+        found: "SCHED_OTHER nice 5".into(),
+    }];
+    let Command::Apply(p) = run.tick(Mixed, 0.9, OK).clone() else {
+        panic!("{:?}", run.last)
+    };
+    assert_eq!(
+        p.eevdf.hog_tgids,
+        vec![101],
+        "the changed process is left alone"
+    );
+    let backoffs: Vec<_> = run
+        .decisions
+        .iter()
+        .filter(|d| matches!(d.action, Action::BackOff { .. }))
+        .collect();
+    assert_eq!(backoffs.len(), 1);
+    assert!(
+        backoffs[0].why.contains("autosa resume"),
+        "{}",
+        backoffs[0].why
+    );
+
+    // The backend stops reporting it (it let go), the back-off stays.
+    run.observed.foreign.clear();
+    run.ticks(20, Mixed, 0.9, OK);
+    let Command::Apply(p) = &run.last else {
+        panic!()
+    };
+    assert_eq!(p.eevdf.hog_tgids, vec![101]);
+    assert!(run.policy.manual().is_backed_off(&hog));
+
+    assert_eq!(run.policy.resume(Some(&hog)), 1);
+    run.tick(Mixed, 0.9, OK);
+    let Command::Apply(p) = &run.last else {
+        panic!()
+    };
+    assert_eq!(p.eevdf.hog_tgids, vec![100, 101]);
+}
+
+#[test]
+fn a_foreign_scheduler_pauses_all_switching_until_resume() {
+    let mut run = Run::new(config());
+    run.observed.foreign = vec![ForeignChange {
+        target: Target::Scheduler,
+        what: "sched_ext".into(),
+        expected: "eevdf".into(),
+        found: "sched_ext:lavd".into(),
+    }];
+    run.ticks(10, Mixed, 0.9, OK);
+    assert!(run.switches().is_empty());
+    assert_eq!(run.last, Command::Nothing);
+    run.observed.foreign.clear();
+    run.ticks(10, Mixed, 0.9, OK);
+    assert!(run.switches().is_empty(), "sticky until resume");
+    run.policy.resume(None);
+    run.ticks(3, Mixed, 0.9, OK);
+    assert_eq!(run.switches().len(), 1);
+}
+
+#[test]
+fn stop_restores() {
+    let mut run = Run::new(config());
+    run.ticks(3, Mixed, 0.9, OK);
+    let out = run.policy.stop(run.now);
+    assert_eq!(out.command, Command::Restore);
+    assert!(matches!(out.decisions[0].action, Action::Restore));
+    assert_eq!(run.policy.active(), None);
+}
