@@ -275,6 +275,15 @@ fn regression_rolls_back_blocks_and_the_block_expires() {
         run.last_why()
     );
     assert!(run.policy.blocked().contains_key(&Mixed));
+    let status = run.policy.status(run.now);
+    assert_eq!(status.active, None);
+    assert_eq!(status.blocked, vec![(Mixed, 99)]);
+    assert_eq!(status.switches_last_hour, 2, "the switch and the rollback");
+    assert!(
+        serde_json::to_string(&status)
+            .unwrap()
+            .contains("\"blocked\":[[\"mixed\",99]]")
+    );
     // Mixed stays wanted: blocked, no switch.
     run.ticks(50, Mixed, 0.9, lat(1e6));
     assert_eq!(run.switches().len(), 1);
@@ -415,6 +424,7 @@ fn manual_change_backs_off_until_resume() {
     };
     assert_eq!(p.eevdf.hog_tgids, vec![101]);
     assert!(run.policy.manual().is_backed_off(&hog));
+    assert_eq!(run.policy.status(run.now).backed_off.len(), 1);
 
     assert_eq!(run.policy.resume(Some(&hog)), 1);
     run.tick(Mixed, 0.9, OK);

@@ -29,6 +29,6 @@ pub mod target;
 pub use config::{ConfigError, SwitchingConfig};
 pub use decision::{Action, Decision};
 pub use manual::ManualOverrides;
-pub use policy::{Command, Input, Outcome, SwitchingPolicy};
+pub use policy::{Command, Input, Outcome, SwitchingPolicy, SwitchingStatus};
 pub use regression::{TargetMetric, TargetSample};
 pub use target::target_sample;

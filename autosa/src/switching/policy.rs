@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::backend::{Observed, Target};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{ForeignChange, Observed, Target};
 use crate::policy::plan::{Plan, WorkloadClass};
 
 use super::config::SwitchingConfig;
@@ -49,6 +51,21 @@ pub enum Command {
 pub struct Outcome {
     pub decisions: Vec<Decision>,
     pub command: Command,
+}
+
+/// The policy's state for people and the control socket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SwitchingStatus {
+    /// The class whose plan is applied (`None`: kernel defaults).
+    pub active: Option<WorkloadClass>,
+    /// The metric the last switch is being judged on, if a trial runs.
+    pub judging: Option<TargetMetric>,
+    /// Classes blocked after a rollback, with seconds left.
+    pub blocked: Vec<(WorkloadClass, u64)>,
+    /// What autosa leaves alone after someone else changed it.
+    pub backed_off: Vec<ForeignChange>,
+    pub cooldown_left_secs: u64,
+    pub switches_last_hour: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +119,22 @@ impl SwitchingPolicy {
 
     pub fn manual(&self) -> &ManualOverrides {
         &self.manual
+    }
+
+    pub fn status(&self, now: Duration) -> SwitchingStatus {
+        SwitchingStatus {
+            active: self.active,
+            judging: self.regression.judging(),
+            blocked: self
+                .blocked
+                .iter()
+                .filter(|(_, until)| **until > now)
+                .map(|(c, until)| (*c, until.saturating_sub(now).as_secs_f64().ceil() as u64))
+                .collect(),
+            backed_off: self.manual.backed_off().cloned().collect(),
+            cooldown_left_secs: self.cooldown.remaining(now).as_secs_f64().ceil() as u64,
+            switches_last_hour: self.rate.count(now),
+        }
     }
 
     /// End a manual back-off (all when `None`); returns how many were released.

@@ -45,9 +45,12 @@ impl RateLimit {
         self.recent.push_back(now);
     }
 
-    pub fn count(&mut self, now: Duration) -> usize {
-        self.forget_old(now);
-        self.recent.len()
+    /// Switches recorded within the window ending at `now`.
+    pub fn count(&self, now: Duration) -> usize {
+        self.recent
+            .iter()
+            .filter(|&&t| now.saturating_sub(t) < self.window)
+            .count()
     }
 }
 
