@@ -17,6 +17,12 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/autosa/autosa.toml";
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub collect: CollectConfig,
+    /// Classification thresholds and the class → scheduler mapping.
+    pub policy: crate::policy::PolicyConfig,
+    /// When to switch, when to roll back, when to leave things alone.
+    pub switching: crate::switching::config::SwitchingConfig,
+    /// The EEVDF backend: which processes it may touch and how.
+    pub eevdf: crate::backend::eevdf::config::EevdfConfig,
 }
 
 /// How telemetry is gathered.
@@ -138,6 +144,10 @@ impl Config {
                 format!("{} is out of range: use 1 to 1000", c.top_tasks),
             ));
         }
+        // Each section validates itself; its message names the key inside it.
+        self.policy.validate().map_err(|e| ("policy".to_owned(), e.to_string()))?;
+        self.switching.validate().map_err(|e| ("switching".to_owned(), e.to_string()))?;
+        self.eevdf.validate().map_err(|e| ("eevdf".to_owned(), e.to_string()))?;
         Ok(())
     }
 
