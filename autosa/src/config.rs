@@ -145,9 +145,15 @@ impl Config {
             ));
         }
         // Each section validates itself; its message names the key inside it.
-        self.policy.validate().map_err(|e| ("policy".to_owned(), e.to_string()))?;
-        self.switching.validate().map_err(|e| ("switching".to_owned(), e.to_string()))?;
-        self.eevdf.validate().map_err(|e| ("eevdf".to_owned(), e.to_string()))?;
+        self.policy
+            .validate()
+            .map_err(|e| ("policy".to_owned(), e.to_string()))?;
+        self.switching
+            .validate()
+            .map_err(|e| ("switching".to_owned(), e.to_string()))?;
+        self.eevdf
+            .validate()
+            .map_err(|e| ("eevdf".to_owned(), e.to_string()))?;
         Ok(())
     }
 

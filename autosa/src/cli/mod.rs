@@ -3,6 +3,9 @@
 
 mod config_cmd;
 mod doctor_cmd;
+mod recommend_cmd;
+mod record_cmd;
+mod replay_cmd;
 mod snapshot_cmd;
 
 use std::path::PathBuf;
@@ -33,6 +36,13 @@ pub enum Command {
     /// Print what the machine is doing: CPU, PSI, load, memory, disks and,
     /// with eBPF, run-queue/slice/block latency histograms and the busiest processes.
     Snapshot(snapshot_cmd::Args),
+    /// Watch for a while, then say what the workload is, why, and which
+    /// scheduler each backend would use. Changes nothing.
+    Recommend(recommend_cmd::Args),
+    /// Write snapshots to a file (JSON Lines) for replay and offline tests.
+    Record(record_cmd::Args),
+    /// Run the policy engine over a recording and print its decisions over time.
+    Replay(replay_cmd::Args),
     /// Check every kernel feature autosa uses and say what to do about what is missing.
     Doctor(doctor_cmd::Args),
     /// Check or print the configuration.
@@ -45,6 +55,9 @@ pub fn main() -> anyhow::Result<()> {
     init_tracing(&cli.log);
     match cli.command {
         Command::Snapshot(args) => snapshot_cmd::run(args, &cli.config),
+        Command::Recommend(args) => recommend_cmd::run(args, &cli.config),
+        Command::Record(args) => record_cmd::run(args, &cli.config),
+        Command::Replay(args) => replay_cmd::run(args, &cli.config),
         Command::Doctor(args) => doctor_cmd::run(args),
         Command::Config(cmd) => config_cmd::run(cmd, &cli.config),
     }
