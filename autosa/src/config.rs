@@ -16,6 +16,7 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/autosa/autosa.toml";
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    pub daemon: DaemonConfig,
     pub collect: CollectConfig,
     /// Classification thresholds and the class → scheduler mapping.
     pub policy: crate::policy::PolicyConfig,
@@ -23,6 +24,44 @@ pub struct Config {
     pub switching: crate::switching::config::SwitchingConfig,
     /// The EEVDF backend: which processes it may touch and how.
     pub eevdf: crate::backend::eevdf::config::EevdfConfig,
+}
+
+/// Which backend acts, and where the daemon keeps its state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// `auto` picks the best one this host offers; `none` decides and logs only.
+    pub backend: BackendKind,
+    /// Decide and log, change nothing (same as `--dry-run`).
+    pub dry_run: bool,
+    /// Journal of original values (for restore after a crash) and history.
+    pub state_dir: PathBuf,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        Self {
+            backend: BackendKind::Auto,
+            dry_run: false,
+            state_dir: PathBuf::from("/var/lib/autosa"),
+        }
+    }
+}
+
+/// The ways autosa can act on the scheduler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// sched_ext when the kernel has it and schedulers are installed, else eevdf.
+    Auto,
+    /// schedcp's MCP server.
+    Mcp,
+    /// sched_ext schedulers run directly.
+    Scx,
+    /// Per-task EEVDF tuning (and global knobs where the kernel allows).
+    Eevdf,
+    /// Decide and log only.
+    None,
 }
 
 /// How telemetry is gathered.
@@ -128,6 +167,15 @@ impl Config {
     /// Checks values serde cannot: ranges and relations between keys.
     /// Returns the offending key and what is wrong.
     pub fn validate(&self) -> Result<(), (String, String)> {
+        if !self.daemon.state_dir.is_absolute() {
+            return Err((
+                "daemon.state_dir".into(),
+                format!(
+                    "{} is not an absolute path",
+                    self.daemon.state_dir.display()
+                ),
+            ));
+        }
         let c = &self.collect;
         if c.interval < Duration::from_millis(50) || c.interval > Duration::from_secs(60) {
             return Err((

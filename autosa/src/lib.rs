@@ -13,5 +13,6 @@ pub mod model;
 pub mod policy;
 pub mod record;
 pub mod replay;
+pub mod service;
 pub mod switching;
 pub mod view;

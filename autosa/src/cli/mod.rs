@@ -6,6 +6,7 @@ mod doctor_cmd;
 mod recommend_cmd;
 mod record_cmd;
 mod replay_cmd;
+mod run_cmd;
 mod snapshot_cmd;
 
 use std::path::PathBuf;
@@ -33,6 +34,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The daemon: watch, classify, switch the scheduler, prove it helped,
+    /// roll back when it did not. Restores everything on SIGTERM/SIGINT.
+    Run(run_cmd::Args),
     /// Print what the machine is doing: CPU, PSI, load, memory, disks and,
     /// with eBPF, run-queue/slice/block latency histograms and the busiest processes.
     Snapshot(snapshot_cmd::Args),
@@ -54,6 +58,7 @@ pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing(&cli.log);
     match cli.command {
+        Command::Run(args) => run_cmd::run(args, &cli.config),
         Command::Snapshot(args) => snapshot_cmd::run(args, &cli.config),
         Command::Recommend(args) => recommend_cmd::run(args, &cli.config),
         Command::Record(args) => record_cmd::run(args, &cli.config),
@@ -69,6 +74,7 @@ fn init_tracing(filter: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 

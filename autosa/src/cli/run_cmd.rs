@@ -1,0 +1,25 @@
+use std::path::Path;
+
+use crate::config::BackendKind;
+use crate::service::{RunOptions, run as run_daemon};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Decide and log, change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Which backend acts [default: daemon.backend from the config, auto].
+    #[arg(long, value_enum)]
+    backend: Option<BackendKind>,
+}
+
+pub fn run(args: Args, config_path: &Path) -> anyhow::Result<()> {
+    let config = super::load_config(config_path)?;
+    run_daemon(
+        config,
+        RunOptions {
+            dry_run: args.dry_run,
+            backend: args.backend,
+        },
+    )
+}

@@ -1,0 +1,88 @@
+//! The collector on its own thread: reading the eBPF maps and procfs is
+//! blocking work, and a slow tick must never delay signal handling or a
+//! restore. Snapshots go to the daemon over a bounded channel; when the
+//! daemon falls behind, an interval is dropped (and counted), never queued up.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::collect::Collector;
+use crate::collect::ticker::Ticker;
+use crate::config::CollectConfig;
+use crate::model::Snapshot;
+
+pub struct Sampler {
+    pub snapshots: mpsc::Receiver<Snapshot>,
+    /// Intervals dropped because the daemon had not taken the previous ones.
+    pub dropped: Arc<AtomicU64>,
+    /// Whether the eBPF programs loaded (else why not).
+    pub bpf: Result<(), String>,
+    thread: Option<JoinHandle<()>>,
+    cancel: CancellationToken,
+}
+
+impl Sampler {
+    /// Loads the collector (eBPF included) on the calling thread so that load
+    /// errors are known before the daemon goes on, then samples on a thread.
+    pub fn start(cfg: &CollectConfig, cancel: CancellationToken) -> Self {
+        let mut collector = Collector::start(cfg);
+        let bpf = match collector.bpf_off_reason() {
+            None => Ok(()),
+            Some(why) => Err(why.to_owned()),
+        };
+        let (tx, rx) = mpsc::channel(4);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let interval = cfg.interval;
+        let (d, c) = (dropped.clone(), cancel.clone());
+        let thread = std::thread::Builder::new()
+            .name("autosa-sampler".into())
+            .spawn(move || {
+                let ticker = Ticker::new(interval);
+                collector.next_snapshot(); // baseline
+                while !c.is_cancelled() {
+                    ticker.wait();
+                    if c.is_cancelled() {
+                        break;
+                    }
+                    let Some(snap) = collector.next_snapshot() else {
+                        continue;
+                    };
+                    match tx.try_send(snap) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            d.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!("the daemon is behind: an interval was dropped");
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => break,
+                    }
+                }
+            })
+            .expect("spawn the sampler thread");
+        Self {
+            snapshots: rx,
+            dropped,
+            bpf,
+            thread: Some(thread),
+            cancel,
+        }
+    }
+
+    /// Stops sampling and waits for the thread (at most one interval).
+    pub fn stop(&mut self) {
+        self.cancel.cancel();
+        self.snapshots.close();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
