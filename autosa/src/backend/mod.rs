@@ -1,1 +1,3 @@
 //! TODO(skeleton): backends.
+
+pub mod scx;
