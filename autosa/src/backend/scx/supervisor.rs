@@ -322,11 +322,13 @@ impl Supervisor {
     /// our own dead one still listed) so it is not taken for a foreign one.
     async fn settle(&self) -> Result<SchedExtView, ScxError> {
         let view = self.read()?;
+        // Ops already gone but state not yet `disabled` is the middle of an
+        // unregistration too.
         let ours_dying = |v: &SchedExtView| {
             v.state == ScxState::Disabling
                 || self.winding_down.as_deref().is_some_and(|ours| {
                     v.state != ScxState::Disabled
-                        && v.ops.as_deref().is_some_and(|ops| ops_matches(ops, ours))
+                        && v.ops.as_deref().is_none_or(|ops| ops_matches(ops, ours))
                 })
         };
         if !ours_dying(&view) {
@@ -348,6 +350,17 @@ impl Supervisor {
             // the scheduler behind the supervisor's back.
             .process_group(0)
             .kill_on_drop(true);
+        // A SIGINT ignored by whoever started autosa (a background job, nohup)
+        // would be inherited through execve and defeat the clean stop.
+        // SAFETY: only signal(2), which is async-signal-safe, runs between
+        // fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                libc::signal(libc::SIGTERM, libc::SIG_DFL);
+                Ok(())
+            });
+        }
         let mut child = command.spawn().map_err(|source| ScxError::Spawn {
             path: path.clone(),
             source,
