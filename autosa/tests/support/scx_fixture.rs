@@ -20,6 +20,9 @@ pub struct Bins {
     pub world_writable: PathBuf,
     /// A 0755 directory holding a 0775 scx_fakeland.
     pub group_writable_bin: PathBuf,
+    /// A sticky 1777 directory (like /tmp) holding scx_fakeland directly and
+    /// a 0755 `inner/` directory holding another.
+    pub sticky: PathBuf,
 }
 
 fn install(from: &str, to: &Path, mode: u32) {
@@ -64,10 +67,16 @@ pub fn bins() -> &'static Bins {
         let group_writable_bin = base.join("group-writable-bin");
         make_dir(&group_writable_bin, 0o755);
         install(FAKE, &group_writable_bin.join("scx_fakeland"), 0o775);
+        let sticky = base.join("sticky");
+        make_dir(&sticky, 0o1777);
+        install(FAKE, &sticky.join("scx_fakeland"), 0o755);
+        make_dir(&sticky.join("inner"), 0o755);
+        install(FAKE, &sticky.join("inner/scx_fakeland"), 0o755);
         Bins {
             trusted,
             world_writable,
             group_writable_bin,
+            sticky,
         }
     })
 }
