@@ -108,6 +108,8 @@ impl ScxHandle {
     /// already running is stopped first (confirmed `disabled`), so this is
     /// also the switch. Returns once sysfs confirms the new one. When the new
     /// one fails, nothing runs: restarting the old one is the caller's call.
+    /// Takes at most about `start_timeout` + 4 × `stop_timeout` (waiting out
+    /// an unregistration, stopping the old one, confirming it gone).
     pub async fn start(&self, scheduler: &str, args: &[String]) -> Result<Started, ScxError> {
         self.ask(|reply| Command::Start {
             scheduler: scheduler.to_string(),
@@ -123,6 +125,8 @@ impl ScxHandle {
         self.ask(|reply| Command::Stop { reply }).await?
     }
 
+    /// What runs, and what sysfs says. Commands are handled one at a time,
+    /// so during a start (up to `start_timeout`) this waits for it.
     pub async fn status(&self) -> Result<ScxStatus, ScxError> {
         self.ask(|reply| Command::Status { reply }).await
     }
@@ -308,11 +312,16 @@ impl Supervisor {
                     already_running: false,
                 };
                 self.running = Some(running);
+                self.winding_down = None;
                 self.watchdog.reset();
                 Ok(started)
             }
             Err(e) => {
                 tracing::warn!(%scheduler, error = %e, "sched_ext scheduler did not start");
+                if matches!(e, ScxError::ExitedDuringStart { .. }) {
+                    // It may have got as far as registering before dying.
+                    self.winding_down = Some(scheduler);
+                }
                 Err(e)
             }
         }
