@@ -475,3 +475,49 @@ async fn bad_names_arguments_and_missing_binaries_are_refused_before_spawning() 
     assert!(h.handle.status().await.unwrap().running.is_none());
     h.shutdown().await.unwrap();
 }
+
+/// A writer the test can read back.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+// Current-thread runtime: the thread-local subscriber then sees the output
+// readers' events too.
+#[tokio::test(flavor = "current_thread")]
+async fn scheduler_output_is_logged_with_its_name() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let mut h = harness(|_| {});
+    h.start("scx_fakeland", &["--hello"]).await.unwrap();
+    h.shutdown().await.unwrap();
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logged = |needle: &str, stream: &str| {
+        text.lines().any(|l| {
+            l.contains("scheduler=scx_fakeland")
+                && l.contains(&format!("stream=\"{stream}\""))
+                && l.contains(needle)
+        })
+    };
+    assert!(logged("--hello", "stdout"), "{text}");
+    assert!(logged("unregistered on SIGINT", "stdout"), "{text}");
+}
