@@ -8,7 +8,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use autosa::backend::scx::{OrphanStop, find_scheduler_processes, stop_orphan};
+use autosa::backend::scx::{
+    OrphanStop, SchedExtView, ScxState, find_scheduler_processes, processes_of_active_scheduler,
+    stop_orphan,
+};
 use fixture::{FakeSys, KillGroupsOnDrop, alive, bins};
 
 const SOON: Duration = Duration::from_secs(10);
@@ -59,6 +62,13 @@ async fn a_real_orphan_is_found_and_stopped_with_sigint() {
     let pid = orphanland_pid(&sys).expect("orphan not found in /proc");
     guard.0.push(pid as u32);
 
+    // Start-up cleanup begins from what sysfs shows active.
+    let view = SchedExtView {
+        state: ScxState::Enabled,
+        ops: sys.ops(),
+    };
+    let active = processes_of_active_scheduler(Path::new("/proc"), &view).unwrap();
+    assert!(active.iter().any(|p| p.pid == pid), "{active:?}");
     let found = find_scheduler_processes(Path::new("/proc"), "orphanland").unwrap();
     let orphan = found.iter().find(|p| p.pid == pid).unwrap();
     assert_eq!(orphan.comm, "scx_orphanland");

@@ -19,10 +19,11 @@ pub use config::{InvalidScxConfig, ScxConfig};
 pub use error::ScxError;
 pub use events::{ExitInfo, ScxEvent};
 pub use orphans::{
-    OrphanError, OrphanStop, SchedulerProcess, find_scheduler_processes, stop_orphan,
+    OrphanError, OrphanStop, SchedulerProcess, find_scheduler_processes,
+    processes_of_active_scheduler, stop_orphan,
 };
 pub use resolve::{ResolveError, check_trusted, resolve_binary, validate_args, validate_name};
 pub use supervisor::{
     RunningInfo, ScxHandle, ScxStatus, Started, StopSignal, Stopped, spawn_supervisor,
 };
-pub use sysfs_truth::{SchedExtView, ScxState, ops_matches, ops_prefix};
+pub use sysfs_truth::{SchedExtView, ScxState, ops_matches, ops_prefix, scheduler_of_ops};

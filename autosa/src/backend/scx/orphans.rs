@@ -12,7 +12,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::time::Instant;
 
-use super::sysfs_truth::ops_prefix;
+use super::sysfs_truth::{SchedExtView, ScxState, ops_prefix, scheduler_of_ops};
 
 /// Longest `comm` the kernel keeps (TASK_COMM_LEN - 1).
 const COMM_MAX: usize = 15;
@@ -88,6 +88,28 @@ pub fn find_scheduler_processes(
     }
     found.sort_by_key(|p| p.pid);
     Ok(found)
+}
+
+impl SchedulerProcess {
+    /// Re-parented to init: its starter (a previous autosa, schedcp, a
+    /// shell) is gone. Whether autosa started it is for the journal to say.
+    pub fn is_orphan(&self) -> bool {
+        self.ppid == 1
+    }
+}
+
+/// The processes of the scheduler sysfs shows active (none when sched_ext
+/// is not enabled): where cleanup at start-up begins.
+pub fn processes_of_active_scheduler(
+    proc_root: &Path,
+    view: &SchedExtView,
+) -> io::Result<Vec<SchedulerProcess>> {
+    match (&view.state, view.ops.as_deref()) {
+        (ScxState::Enabled, Some(ops)) => {
+            find_scheduler_processes(proc_root, &scheduler_of_ops(ops))
+        }
+        _ => Ok(Vec::new()),
+    }
 }
 
 /// How an orphan ended.
@@ -215,6 +237,31 @@ mod tests {
         let found = find_scheduler_processes(tmp.path(), "bpfland").unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].comm, "scx_bpfland");
+    }
+
+    #[test]
+    fn the_active_scheduler_s_processes_are_found_from_sysfs() {
+        let tmp = fake_proc(&[
+            (40, "40 (scx_bpfland) S 1 40 40 0"),
+            (41, "41 (scx_lavd) S 1 41 41 0"),
+        ]);
+        let view = SchedExtView {
+            state: ScxState::Enabled,
+            ops: Some("bpfland_1.1.4_x86_64_unknown_linux_gnu".into()),
+        };
+        let found = processes_of_active_scheduler(tmp.path(), &view).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].pid, 40);
+        assert!(found[0].is_orphan());
+        let off = SchedExtView {
+            state: ScxState::Disabled,
+            ops: None,
+        };
+        assert!(
+            processes_of_active_scheduler(tmp.path(), &off)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -83,6 +83,17 @@ pub fn ops_matches(ops: &str, scheduler: &str) -> bool {
     }
 }
 
+/// The scheduler binary an ops name came from: `bpfland_1.1.4_x86_64…` →
+/// `scx_bpfland`. The version starts at the first `_` followed by a digit;
+/// C schedulers register without one (`simple`).
+pub fn scheduler_of_ops(ops: &str) -> String {
+    let bytes = ops.as_bytes();
+    let end = (0..bytes.len())
+        .find(|&i| bytes[i] == b'_' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+        .unwrap_or(bytes.len());
+    format!("scx_{}", &ops[..end])
+}
+
 /// The one place that reads sysfs (`collect::sysfs` does the same reading;
 /// the lead may swap this for it).
 pub(super) fn read_sched_ext(sys_root: &Path) -> io::Result<SchedExtView> {
@@ -120,6 +131,21 @@ mod tests {
         assert!(!ops_matches("lavd_1.1.4", "scx_lav"));
         assert!(!ops_matches("bpfland_1.1.4", "scx_lavd"));
         assert!(!ops_matches("", "scx_"));
+    }
+
+    #[test]
+    fn scheduler_names_from_ops() {
+        assert_eq!(
+            scheduler_of_ops("bpfland_1.1.4_x86_64_unknown_linux_gnu"),
+            "scx_bpfland"
+        );
+        assert_eq!(scheduler_of_ops("lavd_1.1.4_x86_64"), "scx_lavd");
+        assert_eq!(scheduler_of_ops("simple"), "scx_simple");
+        assert_eq!(scheduler_of_ops("p2dq_1.0.0"), "scx_p2dq");
+        assert_eq!(scheduler_of_ops("my_sched_2"), "scx_my_sched");
+        for ops in ["bpfland_1.1.4_x86_64", "simple", "p2dq_1.0.0"] {
+            assert!(ops_matches(ops, &scheduler_of_ops(ops)), "{ops}");
+        }
     }
 
     #[test]
