@@ -521,3 +521,31 @@ async fn scheduler_output_is_logged_with_its_name() {
     assert!(logged("--hello", "stdout"), "{text}");
     assert!(logged("unregistered on SIGINT", "stdout"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_is_answered_during_a_slow_start_and_other_commands_wait() {
+    let mut h = harness(|_| {});
+    let handle = h.handle.clone();
+    let args = vec![h.sys.arg(), "--mode=slow-enable".into(), "--delay=1".into()];
+    let start = tokio::spawn(async move { handle.start("scx_fakeland", &args).await });
+    let deadline = tokio::time::Instant::now() + SOON;
+    while h.sys.state() != "enabling" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "fake never started enabling"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let status = h.handle.status().await.unwrap();
+    assert!(status.running.is_none());
+    let starting = status.starting.expect("a start in progress");
+    assert_eq!(starting.scheduler, "scx_fakeland");
+    assert_eq!(status.sysfs.unwrap().state, ScxState::Enabling);
+    h.spawned.0.push(starting.pid);
+    // A stop sent now is handled after the start, in order.
+    let stopped = h.handle.stop().await.unwrap().expect("the started one");
+    let started = start.await.unwrap().unwrap();
+    assert_eq!(stopped.pid, started.pid);
+    assert_eq!(h.sys.state(), "disabled");
+    h.shutdown().await.unwrap();
+}

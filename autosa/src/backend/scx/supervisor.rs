@@ -4,6 +4,7 @@
 //! checked in sysfs: a start counts once `state` is `enabled` with our ops,
 //! a stop once `state` is `disabled`.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -69,6 +70,9 @@ pub struct Stopped {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScxStatus {
     pub running: Option<RunningInfo>,
+    /// A scheduler spawned and waiting for sched_ext to enable it (`ops`
+    /// still empty).
+    pub starting: Option<RunningInfo>,
     /// `Err` holds the read error's message.
     pub sysfs: Result<SchedExtView, String>,
 }
@@ -125,8 +129,8 @@ impl ScxHandle {
         self.ask(|reply| Command::Stop { reply }).await?
     }
 
-    /// What runs, and what sysfs says. Commands are handled one at a time,
-    /// so during a start (up to `start_timeout`) this waits for it.
+    /// What runs, and what sysfs says. Answered at once, also while a start
+    /// is being confirmed (other commands wait for that start to finish).
     pub async fn status(&self) -> Result<ScxStatus, ScxError> {
         self.ask(|reply| Command::Status { reply }).await
     }
@@ -165,10 +169,12 @@ pub fn spawn_supervisor(
         cancel,
         events: events.clone(),
         watchdog,
+        inbox,
+        deferred: VecDeque::new(),
         running: None,
         winding_down: None,
     };
-    let task = tokio::spawn(supervisor.run(inbox));
+    let task = tokio::spawn(supervisor.run());
     (ScxHandle { commands, events }, task)
 }
 
@@ -190,6 +196,9 @@ struct Supervisor {
     cancel: CancellationToken,
     events: broadcast::Sender<ScxEvent>,
     watchdog: Interval,
+    inbox: mpsc::Receiver<Command>,
+    /// Commands that arrived while a start was being confirmed.
+    deferred: VecDeque<Command>,
     running: Option<Running>,
     /// A scheduler of ours that died by itself: sched_ext may still be
     /// unregistering it, which is not a foreign scheduler.
@@ -204,14 +213,21 @@ async fn wait_child(running: &mut Option<Running>) -> std::io::Result<ExitStatus
 }
 
 impl Supervisor {
-    async fn run(mut self, mut inbox: mpsc::Receiver<Command>) -> Result<(), ScxError> {
+    async fn run(mut self) -> Result<(), ScxError> {
         loop {
+            if let Some(command) = self.deferred.pop_front() {
+                if self.cancel.is_cancelled() {
+                    break;
+                }
+                self.handle(command).await;
+                continue;
+            }
             tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => break,
                 status = wait_child(&mut self.running) => self.on_exit(status).await,
                 _ = self.watchdog.tick(), if self.running.is_some() => self.check_sysfs().await,
-                command = inbox.recv() => match command {
+                command = self.inbox.recv() => match command {
                     None => break,
                     Some(command) => self.handle(command).await,
                 },
@@ -235,7 +251,7 @@ impl Supervisor {
                 let _ = reply.send(self.stop_current().await);
             }
             Command::Status { reply } => {
-                let _ = reply.send(self.status());
+                let _ = reply.send(self.status(None));
             }
         }
     }
@@ -247,15 +263,17 @@ impl Supervisor {
         })
     }
 
-    fn status(&self) -> ScxStatus {
+    fn status(&self, starting: Option<&Running>) -> ScxStatus {
+        let info = |r: &Running| RunningInfo {
+            scheduler: r.scheduler.clone(),
+            args: r.args.clone(),
+            pid: r.pid,
+            ops: r.ops.clone(),
+            uptime: r.since.elapsed(),
+        };
         ScxStatus {
-            running: self.running.as_ref().map(|r| RunningInfo {
-                scheduler: r.scheduler.clone(),
-                args: r.args.clone(),
-                pid: r.pid,
-                ops: r.ops.clone(),
-                uptime: r.since.elapsed(),
-            }),
+            running: self.running.as_ref().map(info),
+            starting: starting.map(info),
             sysfs: self.read().map_err(|e| e.to_string()),
         }
     }
@@ -390,9 +408,10 @@ impl Supervisor {
     }
 
     /// Polls sysfs until our ops are enabled; stops the child on any failure.
-    async fn confirm_start(&self, running: &mut Running) -> Result<String, ScxError> {
+    async fn confirm_start(&mut self, running: &mut Running) -> Result<String, ScxError> {
         let deadline = running.since + self.config.start_timeout;
         let scheduler = running.scheduler.clone();
+        let mut inbox_open = true;
         loop {
             let view = match self.read() {
                 Ok(view) => view,
@@ -445,6 +464,14 @@ impl Supervisor {
                         last_lines: running.output.finish().await,
                     });
                 }
+                command = self.inbox.recv(), if inbox_open => match command {
+                    Some(Command::Status { reply }) => {
+                        let _ = reply.send(self.status(Some(running)));
+                    }
+                    Some(command) => self.deferred.push_back(command),
+                    // Every handle dropped: the run loop sees it after this start.
+                    None => inbox_open = false,
+                },
                 _ = tokio::time::sleep(self.config.confirm_poll_interval.min(deadline - now)) => {}
             }
         }
