@@ -549,3 +549,42 @@ async fn status_is_answered_during_a_slow_start_and_other_commands_wait() {
     assert_eq!(h.sys.state(), "disabled");
     h.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduler_registering_under_another_name_needs_an_ops_name() {
+    let args = ["--ops=rustland_1.0.0_x86_64"];
+    // Unknown to autosa: its ops look like someone else's, so it is stopped.
+    let mut h = harness(|_| {});
+    match h.start("scx_fakeland", &args).await {
+        Err(ScxError::Foreign { ops, .. }) => {
+            assert_eq!(ops.as_deref(), Some("rustland_1.0.0_x86_64"))
+        }
+        other => panic!("expected Foreign, got {other:?}"),
+    }
+    assert!(h.handle.status().await.unwrap().running.is_none());
+    h.shutdown().await.unwrap();
+
+    let mut h = harness(|c| {
+        c.ops_names.insert("scx_fakeland".into(), "rustland".into());
+    });
+    let started = h.start("scx_fakeland", &args).await.unwrap();
+    assert_eq!(started.ops, "rustland_1.0.0_x86_64");
+    h.shutdown().await.unwrap();
+    assert_eq!(h.sys.state(), "disabled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_instance_of_the_same_scheduler_is_a_replacement() {
+    let mut h = harness(|_| {});
+    let started = h.start("scx_fakeland", &[]).await.unwrap();
+    h.sys.set("enabled", Some("fakeland_2.0.0_x86_64"));
+    match h.next_event().await {
+        ScxEvent::Replaced { ops, pid, .. } => {
+            assert_eq!(ops, "fakeland_2.0.0_x86_64");
+            assert_eq!(pid, started.pid);
+        }
+        other => panic!("expected Replaced, got {other:?}"),
+    }
+    wait_gone(started.pid).await;
+    h.shutdown().await.unwrap();
+}

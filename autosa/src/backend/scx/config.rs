@@ -1,6 +1,7 @@
 //! Settings of the sched_ext backend: where scheduler binaries may come from
 //! and how long starting, stopping and watching may take.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -34,6 +35,11 @@ pub struct ScxConfig {
     pub confirm_poll_interval: Duration,
     /// Output lines of the scheduler kept for error messages.
     pub output_lines: usize,
+    /// The `root/ops` name of schedulers that register under another name
+    /// than their binary's, e.g. `{ scx_rlfifo = "rustland" }`. Without an
+    /// entry `scx_<name>` is expected to register as `<name>` (with or
+    /// without a version suffix).
+    pub ops_names: BTreeMap<String, String>,
     /// Where sysfs is mounted (tests point it at a fake tree).
     pub sys_root: PathBuf,
     /// Where procfs is mounted (tests point it at a fake tree).
@@ -55,6 +61,7 @@ impl Default for ScxConfig {
             poll_interval: Duration::from_secs(1),
             confirm_poll_interval: Duration::from_millis(50),
             output_lines: 20,
+            ops_names: BTreeMap::new(),
             sys_root: PathBuf::from("/sys"),
             proc_root: PathBuf::from("/proc"),
         }
@@ -70,6 +77,14 @@ pub struct InvalidScxConfig {
 }
 
 impl ScxConfig {
+    /// The `root/ops` prefix `scheduler` registers under.
+    pub fn ops_prefix_of<'a>(&'a self, scheduler: &'a str) -> &'a str {
+        match self.ops_names.get(scheduler) {
+            Some(ops) => ops,
+            None => super::sysfs_truth::ops_prefix(scheduler),
+        }
+    }
+
     /// Checks what serde cannot: non-zero periods, absolute directories.
     pub fn validate(&self) -> Result<(), InvalidScxConfig> {
         let durations = [
@@ -108,6 +123,23 @@ impl ScxConfig {
                 });
             }
         }
+        for (scheduler, ops) in &self.ops_names {
+            if let Err(e) = super::resolve::validate_name(scheduler) {
+                return Err(InvalidScxConfig {
+                    key: "ops_names",
+                    message: e.to_string(),
+                });
+            }
+            let plain = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_';
+            if ops.is_empty() || !ops.bytes().all(plain) {
+                return Err(InvalidScxConfig {
+                    key: "ops_names",
+                    message: format!(
+                        "{scheduler} = {ops:?}: an ops name is lowercase letters, digits and `_`"
+                    ),
+                });
+            }
+        }
         if self.output_lines == 0 {
             return Err(InvalidScxConfig {
                 key: "output_lines",
@@ -142,6 +174,18 @@ mod tests {
     fn unknown_keys_are_rejected() {
         let err = toml::from_str::<ScxConfig>("start_timout = \"1s\"").unwrap_err();
         assert!(err.to_string().contains("start_timout"), "{err}");
+    }
+
+    #[test]
+    fn ops_names_override_the_binary_name() {
+        let cfg: ScxConfig = toml::from_str("[ops_names]\nscx_rlfifo = \"rustland\"").unwrap();
+        assert!(cfg.validate().is_ok());
+        assert_eq!(cfg.ops_prefix_of("scx_rlfifo"), "rustland");
+        assert_eq!(cfg.ops_prefix_of("scx_lavd"), "lavd");
+        let bad: ScxConfig = toml::from_str("[ops_names]\nscx_x = \"Bad Name\"").unwrap();
+        assert_eq!(bad.validate().unwrap_err().key, "ops_names");
+        let bad: ScxConfig = toml::from_str("[ops_names]\nrlfifo = \"rustland\"").unwrap();
+        assert_eq!(bad.validate().unwrap_err().key, "ops_names");
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub enum ScxError {
     Unsupported { path: PathBuf },
     /// Someone else's scheduler holds sched_ext: autosa backs off.
     #[error(
-        "another sched_ext scheduler is active (state {state}, ops {}); autosa does not replace what it did not start: stop it, or let autosa back off",
+        "another sched_ext scheduler is active (state {state}, ops {}); autosa does not replace what it did not start: stop it, or let autosa back off (if these ops belong to the scheduler autosa was starting, map it in scx.ops_names)",
         ops.as_deref().unwrap_or("unknown")
     )]
     Foreign {

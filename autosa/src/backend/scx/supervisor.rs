@@ -186,9 +186,24 @@ struct Running {
     pid: u32,
     /// Confirmed `root/ops` (empty until confirmed).
     ops: String,
+    /// The `root/ops` prefix expected before confirmation (`bpfland`).
+    ops_key: String,
     since: Instant,
     child: Child,
     output: Output,
+}
+
+impl Running {
+    /// Whether `ops` is this scheduler's: exactly the confirmed ops once
+    /// confirmed (a new instance of the same scheduler is not ours), the
+    /// expected prefix before.
+    fn is_ours(&self, ops: &str) -> bool {
+        if self.ops.is_empty() {
+            ops_matches(ops, &self.ops_key)
+        } else {
+            ops == self.ops
+        }
+    }
 }
 
 struct Supervisor {
@@ -284,7 +299,10 @@ impl Supervisor {
         let path = resolve_binary(&self.config, &scheduler)?;
 
         if let Some(r) = &self.running {
-            if r.scheduler == scheduler && r.args == args && self.read()?.runs(&scheduler) {
+            let still_ours = |v: SchedExtView| {
+                v.state == ScxState::Enabled && v.ops.is_some_and(|ops| r.is_ours(&ops))
+            };
+            if r.scheduler == scheduler && r.args == args && still_ours(self.read()?) {
                 return Ok(Started {
                     scheduler,
                     args,
@@ -315,6 +333,7 @@ impl Supervisor {
         }
 
         let mut running = self.spawn(&scheduler, &args, path)?;
+        running.ops_key = self.config.ops_prefix_of(&scheduler).to_string();
         match self.confirm_start(&mut running).await {
             Ok(ops) => {
                 running.ops = ops.clone();
@@ -338,7 +357,7 @@ impl Supervisor {
                 tracing::warn!(%scheduler, error = %e, "sched_ext scheduler did not start");
                 if matches!(e, ScxError::ExitedDuringStart { .. }) {
                     // It may have got as far as registering before dying.
-                    self.winding_down = Some(scheduler);
+                    self.winding_down = Some(self.config.ops_prefix_of(&scheduler).to_string());
                 }
                 Err(e)
             }
@@ -401,6 +420,7 @@ impl Supervisor {
             path,
             pid,
             ops: String::new(),
+            ops_key: String::new(),
             since: Instant::now(),
             child,
             output,
@@ -420,8 +440,10 @@ impl Supervisor {
                     return Err(e);
                 }
             };
-            if view.runs(&scheduler) {
-                return Ok(view.ops.unwrap_or_default());
+            if view.state == ScxState::Enabled
+                && let Some(ops) = view.ops.as_deref().filter(|ops| running.is_ours(ops))
+            {
+                return Ok(ops.to_string());
             }
             if view.state == ScxState::Enabled && view.ops.is_some() {
                 // Another scheduler won the race; ours is not going to load.
@@ -502,7 +524,7 @@ impl Supervisor {
         };
         let last_lines = running.output.finish().await;
         tracing::warn!(scheduler = %running.scheduler, pid = running.pid, %status, ?last_lines, "sched_ext scheduler exited by itself");
-        self.winding_down = Some(running.scheduler.clone());
+        self.winding_down = Some(running.ops.clone());
         let _ = self.events.send(ScxEvent::Exited {
             scheduler: running.scheduler,
             pid: running.pid,
@@ -529,13 +551,11 @@ impl Supervisor {
                 pid: running.pid,
                 last_lines: running.output.last_lines(),
             },
-            (ScxState::Enabled, Some(ops)) if !ops_matches(ops, &running.scheduler) => {
-                ScxEvent::Replaced {
-                    scheduler: running.scheduler.clone(),
-                    pid: running.pid,
-                    ops: ops.to_string(),
-                }
-            }
+            (ScxState::Enabled, Some(ops)) if !running.is_ours(ops) => ScxEvent::Replaced {
+                scheduler: running.scheduler.clone(),
+                pid: running.pid,
+                ops: ops.to_string(),
+            },
             // Ours, or in transition: look again next tick.
             _ => return,
         };
@@ -625,9 +645,7 @@ async fn stop_child(
         let (done, view) = poll_sysfs(config, config.stop_timeout, |v| {
             matches!(v.state, ScxState::Disabled | ScxState::Unsupported)
                 || (v.state == ScxState::Enabled
-                    && v.ops
-                        .as_deref()
-                        .is_some_and(|ops| !ops_matches(ops, &scheduler)))
+                    && v.ops.as_deref().is_some_and(|ops| !running.is_ours(ops)))
         })
         .await?;
         if !done {
