@@ -1,10 +1,24 @@
 //! The sched_ext backend: runs `scx_*` schedulers directly, one at a time,
 //! under a single supervising task, and believes only sysfs.
 //!
-//! - [`spawn_supervisor`] → [`ScxHandle`]: `start` (also the switch), `stop`,
-//!   `status`, `subscribe` to [`ScxEvent`]s (exited, ejected, replaced).
-//! - [`resolve`]: scheduler names, arguments and binaries checked before execve.
-//! - [`orphans`]: schedulers a previous autosa left behind.
+//! For the daemon:
+//! - [`spawn_supervisor`]`(config, cancel)` → ([`ScxHandle`], join handle).
+//!   Subscribe first ([`ScxHandle::subscribe`]), then `start(name, args)`
+//!   (also the switch: the old one is stopped and confirmed `disabled`
+//!   first), `stop()`, `status()`. A start returns only once
+//!   `<sys>/kernel/sched_ext/state` is `enabled` with the scheduler's
+//!   `root/ops`; [`ScxError::Foreign`] means someone else's scheduler holds
+//!   sched_ext: back off.
+//! - [`ScxEvent`] on the broadcast channel: `Exited`, `Ejected`, `Replaced`
+//!   (the supervisor has already stopped its child); record, roll back,
+//!   block that choice.
+//! - Cancelling the token stops the scheduler (SIGINT, SIGKILL after
+//!   `stop_timeout`) and confirms `disabled`; the join handle's result says
+//!   whether that worked.
+//! - [`orphans`]: at start-up, [`processes_of_active_scheduler`] and
+//!   [`stop_orphan`] for a scheduler a previous autosa left behind (the
+//!   journal decides whether it was ours).
+//! - [`resolve`]: names, arguments and binaries checked before execve.
 
 pub mod config;
 pub mod error;
