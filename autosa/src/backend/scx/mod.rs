@@ -20,24 +20,26 @@
 //!   journal decides whether it was ours).
 //! - [`resolve`]: names, arguments and binaries checked before execve.
 
+mod child;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod handle;
 pub mod orphans;
 mod output;
 pub mod resolve;
-pub mod supervisor;
+mod supervisor;
 pub mod sysfs_truth;
 
 pub use config::{InvalidScxConfig, ScxConfig};
 pub use error::ScxError;
 pub use events::{ExitInfo, ScxEvent};
+pub use handle::{
+    RunningInfo, ScxHandle, ScxStatus, Started, StopSignal, Stopped, spawn_supervisor,
+};
 pub use orphans::{
     OrphanError, OrphanStop, SchedulerProcess, find_scheduler_processes,
     processes_of_active_scheduler, stop_orphan,
 };
 pub use resolve::{ResolveError, check_trusted, resolve_binary, validate_args, validate_name};
-pub use supervisor::{
-    RunningInfo, ScxHandle, ScxStatus, Started, StopSignal, Stopped, spawn_supervisor,
-};
 pub use sysfs_truth::{SchedExtView, ScxState, ops_matches, ops_prefix, scheduler_of_ops};

@@ -5,208 +5,22 @@
 //! a stop once `state` is `disabled`.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-use serde::Serialize;
-use tokio::process::{Child, Command as ProcessCommand};
-use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::sync::{broadcast, mpsc};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
+use super::child::{Running, poll_sysfs, stop_child, wait_child};
 use super::config::ScxConfig;
 use super::error::ScxError;
 use super::events::{ExitInfo, ScxEvent};
-use super::output::Output;
+use super::handle::{Command, RunningInfo, ScxStatus, Started, Stopped};
 use super::resolve::{resolve_binary, validate_args, validate_name};
 use super::sysfs_truth::{SchedExtView, ScxState, ops_matches, read_sched_ext};
 
-/// Queued commands; more than this means the daemon is far ahead of us.
-const COMMAND_QUEUE: usize = 16;
-/// Events kept for a slow subscriber before it sees `Lagged`.
-const EVENT_QUEUE: usize = 64;
-
-/// A scheduler sched_ext confirmed running.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Started {
-    pub scheduler: String,
-    pub args: Vec<String>,
-    pub path: PathBuf,
-    pub pid: u32,
-    /// `root/ops` as read when confirmed.
-    pub ops: String,
-    /// From spawn to confirmation (zero when it already ran).
-    pub took: Duration,
-    /// The same scheduler with the same arguments already ran: nothing done.
-    pub already_running: bool,
-}
-
-/// How a stop ended the process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StopSignal {
-    /// It had already exited.
-    None,
-    Sigint,
-    /// SIGINT was ignored for the whole stop timeout.
-    Sigkill,
-}
-
-/// A scheduler stopped on request (or by the watchdog).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Stopped {
-    pub scheduler: String,
-    pub pid: u32,
-    pub signal: StopSignal,
-    pub status: ExitInfo,
-    pub last_lines: Vec<String>,
-}
-
-/// What the supervisor runs, beside what sysfs says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ScxStatus {
-    pub running: Option<RunningInfo>,
-    /// A scheduler spawned and waiting for sched_ext to enable it (`ops`
-    /// still empty).
-    pub starting: Option<RunningInfo>,
-    /// `Err` holds the read error's message.
-    pub sysfs: Result<SchedExtView, String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RunningInfo {
-    pub scheduler: String,
-    pub args: Vec<String>,
-    pub pid: u32,
-    pub ops: String,
-    pub uptime: Duration,
-}
-
-enum Command {
-    Start {
-        scheduler: String,
-        args: Vec<String>,
-        reply: oneshot::Sender<Result<Started, ScxError>>,
-    },
-    Stop {
-        reply: oneshot::Sender<Result<Option<Stopped>, ScxError>>,
-    },
-    Status {
-        reply: oneshot::Sender<ScxStatus>,
-    },
-}
-
-/// The daemon's side of the supervisor. Cheap to clone.
-#[derive(Clone)]
-pub struct ScxHandle {
-    commands: mpsc::Sender<Command>,
-    events: broadcast::Sender<ScxEvent>,
-}
-
-impl ScxHandle {
-    /// Starts `scheduler` (e.g. `scx_lavd`) with `args`; a different one
-    /// already running is stopped first (confirmed `disabled`), so this is
-    /// also the switch. Returns once sysfs confirms the new one. When the new
-    /// one fails, nothing runs: restarting the old one is the caller's call.
-    /// Takes at most about `start_timeout` + 4 × `stop_timeout` (waiting out
-    /// an unregistration, stopping the old one, confirming it gone).
-    pub async fn start(&self, scheduler: &str, args: &[String]) -> Result<Started, ScxError> {
-        self.ask(|reply| Command::Start {
-            scheduler: scheduler.to_string(),
-            args: args.to_vec(),
-            reply,
-        })
-        .await?
-    }
-
-    /// Stops what runs (SIGINT, then SIGKILL after the stop timeout) and
-    /// confirms `disabled`. `None`: nothing ran.
-    pub async fn stop(&self) -> Result<Option<Stopped>, ScxError> {
-        self.ask(|reply| Command::Stop { reply }).await?
-    }
-
-    /// What runs, and what sysfs says. Answered at once, also while a start
-    /// is being confirmed (other commands wait for that start to finish).
-    pub async fn status(&self) -> Result<ScxStatus, ScxError> {
-        self.ask(|reply| Command::Status { reply }).await
-    }
-
-    /// Unrequested ends of the scheduler: exit, ejection, replacement.
-    pub fn subscribe(&self) -> broadcast::Receiver<ScxEvent> {
-        self.events.subscribe()
-    }
-
-    async fn ask<T>(
-        &self,
-        command: impl FnOnce(oneshot::Sender<T>) -> Command,
-    ) -> Result<T, ScxError> {
-        let (reply, answer) = oneshot::channel();
-        self.commands
-            .send(command(reply))
-            .await
-            .map_err(|_| ScxError::SupervisorGone)?;
-        answer.await.map_err(|_| ScxError::SupervisorGone)
-    }
-}
-
-/// Starts the supervisor task. Cancelling `cancel` (or dropping every
-/// handle) stops the scheduler and ends the task; the task's result says
-/// whether that last stop was confirmed.
-pub fn spawn_supervisor(
-    config: ScxConfig,
-    cancel: CancellationToken,
-) -> (ScxHandle, JoinHandle<Result<(), ScxError>>) {
-    let (commands, inbox) = mpsc::channel(COMMAND_QUEUE);
-    let (events, _) = broadcast::channel(EVENT_QUEUE);
-    let mut watchdog = tokio::time::interval(config.poll_interval);
-    watchdog.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let supervisor = Supervisor {
-        config,
-        cancel,
-        events: events.clone(),
-        watchdog,
-        inbox,
-        deferred: VecDeque::new(),
-        running: None,
-        winding_down: None,
-    };
-    let task = tokio::spawn(supervisor.run());
-    (ScxHandle { commands, events }, task)
-}
-
-/// The scheduler process we own.
-struct Running {
-    scheduler: String,
-    args: Vec<String>,
-    path: PathBuf,
-    pid: u32,
-    /// Confirmed `root/ops` (empty until confirmed).
-    ops: String,
-    /// The `root/ops` prefix expected before confirmation (`bpfland`).
-    ops_key: String,
-    since: Instant,
-    child: Child,
-    output: Output,
-}
-
-impl Running {
-    /// Whether `ops` is this scheduler's: exactly the confirmed ops once
-    /// confirmed (a new instance of the same scheduler is not ours), the
-    /// expected prefix before.
-    fn is_ours(&self, ops: &str) -> bool {
-        if self.ops.is_empty() {
-            ops_matches(ops, &self.ops_key)
-        } else {
-            ops == self.ops
-        }
-    }
-}
-
-struct Supervisor {
+pub(super) struct Supervisor {
     config: ScxConfig,
     cancel: CancellationToken,
     events: broadcast::Sender<ScxEvent>,
@@ -220,15 +34,28 @@ struct Supervisor {
     winding_down: Option<String>,
 }
 
-async fn wait_child(running: &mut Option<Running>) -> std::io::Result<ExitStatus> {
-    match running {
-        Some(r) => r.child.wait().await,
-        None => std::future::pending().await,
-    }
-}
-
 impl Supervisor {
-    async fn run(mut self) -> Result<(), ScxError> {
+    pub(super) fn new(
+        config: ScxConfig,
+        cancel: CancellationToken,
+        events: broadcast::Sender<ScxEvent>,
+        inbox: mpsc::Receiver<Command>,
+    ) -> Self {
+        let mut watchdog = tokio::time::interval(config.poll_interval);
+        watchdog.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        Self {
+            config,
+            cancel,
+            events,
+            watchdog,
+            inbox,
+            deferred: VecDeque::new(),
+            running: None,
+            winding_down: None,
+        }
+    }
+
+    pub(super) async fn run(mut self) -> Result<(), ScxError> {
         loop {
             if let Some(command) = self.deferred.pop_front() {
                 if self.cancel.is_cancelled() {
@@ -332,7 +159,7 @@ impl Supervisor {
             }
         }
 
-        let mut running = self.spawn(&scheduler, &args, path)?;
+        let mut running = Running::spawn(&self.config, &scheduler, &args, path)?;
         running.ops_key = self.config.ops_prefix_of(&scheduler).to_string();
         match self.confirm_start(&mut running).await {
             Ok(ops) => {
@@ -383,48 +210,6 @@ impl Supervisor {
         let (_, view) =
             poll_sysfs(&self.config, self.config.stop_timeout, |v| !ours_dying(v)).await?;
         Ok(view)
-    }
-
-    fn spawn(&self, scheduler: &str, args: &[String], path: PathBuf) -> Result<Running, ScxError> {
-        let mut command = ProcessCommand::new(&path);
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Its own process group: a Ctrl-C meant for autosa does not reach
-            // the scheduler behind the supervisor's back.
-            .process_group(0)
-            .kill_on_drop(true);
-        // A SIGINT ignored by whoever started autosa (a background job, nohup)
-        // would be inherited through execve and defeat the clean stop.
-        // SAFETY: only signal(2), which is async-signal-safe, runs between
-        // fork and exec.
-        unsafe {
-            command.pre_exec(|| {
-                libc::signal(libc::SIGINT, libc::SIG_DFL);
-                libc::signal(libc::SIGTERM, libc::SIG_DFL);
-                Ok(())
-            });
-        }
-        let mut child = command.spawn().map_err(|source| ScxError::Spawn {
-            path: path.clone(),
-            source,
-        })?;
-        let pid = child.id().unwrap_or_default();
-        tracing::info!(%scheduler, pid, ?args, path = %path.display(), "sched_ext scheduler spawned");
-        let output = Output::capture(&mut child, scheduler, self.config.output_lines);
-        Ok(Running {
-            scheduler: scheduler.to_string(),
-            args: args.to_vec(),
-            path,
-            pid,
-            ops: String::new(),
-            ops_key: String::new(),
-            since: Instant::now(),
-            child,
-            output,
-        })
     }
 
     /// Polls sysfs until our ops are enabled; stops the child on any failure.
@@ -570,98 +355,4 @@ impl Supervisor {
         }
         let _ = self.events.send(event);
     }
-}
-
-/// Polls sysfs every confirm interval until `done` or `timeout`; returns
-/// whether `done` was reached and the last view.
-async fn poll_sysfs(
-    config: &ScxConfig,
-    timeout: Duration,
-    done: impl Fn(&SchedExtView) -> bool,
-) -> Result<(bool, SchedExtView), ScxError> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let view = read_sched_ext(&config.sys_root).map_err(|source| ScxError::Sysfs {
-            sys_root: config.sys_root.clone(),
-            source,
-        })?;
-        if done(&view) {
-            return Ok((true, view));
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return Ok((false, view));
-        }
-        tokio::time::sleep(config.confirm_poll_interval.min(deadline - now)).await;
-    }
-}
-
-/// SIGINT, wait up to the stop timeout, SIGKILL, reap; then, when
-/// `confirm`, wait for sched_ext to no longer list the scheduler.
-async fn stop_child(
-    config: &ScxConfig,
-    running: &mut Running,
-    confirm: bool,
-) -> Result<Stopped, ScxError> {
-    let scheduler = running.scheduler.clone();
-    let pid = running.pid;
-    let process_err = |source| ScxError::Process {
-        scheduler: scheduler.clone(),
-        pid,
-        source,
-    };
-    let (signal, status) = match running.child.try_wait().map_err(process_err)? {
-        Some(status) => (StopSignal::None, status),
-        None => {
-            let target = Pid::from_raw(pid as i32);
-            match kill(target, Signal::SIGINT) {
-                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-                Err(e) => return Err(process_err(e.into())),
-            }
-            match tokio::time::timeout(config.stop_timeout, running.child.wait()).await {
-                Ok(status) => (StopSignal::Sigint, status.map_err(process_err)?),
-                Err(_) => {
-                    tracing::warn!(%scheduler, pid, timeout = ?config.stop_timeout, "scheduler ignored SIGINT; sending SIGKILL");
-                    running.child.start_kill().map_err(process_err)?;
-                    match tokio::time::timeout(config.stop_timeout, running.child.wait()).await {
-                        Ok(status) => (StopSignal::Sigkill, status.map_err(process_err)?),
-                        Err(_) => {
-                            return Err(ScxError::Unkillable {
-                                scheduler,
-                                pid,
-                                timeout: config.stop_timeout,
-                            });
-                        }
-                    }
-                }
-            }
-        }
-    };
-    let last_lines = running.output.finish().await;
-    let status = ExitInfo::from(status);
-    tracing::info!(%scheduler, pid, ?signal, %status, "sched_ext scheduler stopped");
-    if confirm {
-        // Done once our ops are gone: disabled, or someone else's loaded.
-        let (done, view) = poll_sysfs(config, config.stop_timeout, |v| {
-            matches!(v.state, ScxState::Disabled | ScxState::Unsupported)
-                || (v.state == ScxState::Enabled
-                    && v.ops.as_deref().is_some_and(|ops| !running.is_ours(ops)))
-        })
-        .await?;
-        if !done {
-            return Err(ScxError::NotDisabled {
-                scheduler,
-                state: view.state,
-                ops: view.ops,
-                timeout: config.stop_timeout,
-            });
-        }
-    }
-    Ok(Stopped {
-        scheduler,
-        pid,
-        signal,
-        status,
-        last_lines,
-    })
 }
