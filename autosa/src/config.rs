@@ -24,6 +24,8 @@ pub struct Config {
     pub switching: crate::switching::config::SwitchingConfig,
     /// The EEVDF backend: which processes it may touch and how.
     pub eevdf: crate::backend::eevdf::config::EevdfConfig,
+    /// The sched_ext backend: where scheduler binaries may come from, timeouts.
+    pub scx: crate::backend::scx::ScxConfig,
 }
 
 /// Which backend acts, and where the daemon keeps its state.

@@ -463,3 +463,44 @@ fn stop_restores() {
     assert!(matches!(out.decisions[0].action, Action::Restore));
     assert_eq!(run.policy.active(), None);
 }
+
+#[test]
+fn a_failed_choice_rolls_back_to_the_previous_one_and_is_blocked() {
+    let mut run = Run::new(config());
+    run.ticks(3, CpuBound, 0.9, NONE);
+    assert_eq!(run.policy.active(), Some(CpuBound));
+    run.ticks(3, Mixed, 0.9, NONE);
+    assert_eq!(run.policy.active(), Some(Mixed));
+
+    // The scheduler for Mixed was ejected: back to CpuBound's plan, Mixed blocked.
+    let out = run.policy.failed(run.now, "sched_ext ejected scx_bpfland");
+    assert_eq!(out.command, Command::Apply(plan(CpuBound)));
+    assert!(matches!(
+        out.decisions[0].action,
+        Action::Rollback {
+            from: Mixed,
+            to: Some(CpuBound)
+        }
+    ));
+    assert!(out.decisions[0].why.contains("ejected"));
+    assert_eq!(run.policy.active(), Some(CpuBound));
+    assert!(run.policy.blocked().contains_key(&Mixed));
+
+    // Mixed stays blocked however long it holds.
+    run.ticks(10, Mixed, 0.9, NONE);
+    assert_eq!(run.policy.active(), Some(CpuBound));
+
+    // With nothing before it, a failure restores the defaults.
+    let mut run = Run::new(config());
+    run.ticks(3, Mixed, 0.9, NONE);
+    assert_eq!(
+        run.policy.failed(run.now, "exited").command,
+        Command::Restore
+    );
+    assert_eq!(run.policy.active(), None);
+    // And with nothing active there is nothing to do.
+    assert_eq!(
+        run.policy.failed(run.now, "exited").command,
+        Command::Nothing
+    );
+}

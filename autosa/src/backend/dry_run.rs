@@ -101,4 +101,7 @@ impl<B: Backend> Backend for DryRun<B> {
     fn resume(&mut self, target: Option<&Target>) {
         self.inner.resume(target);
     }
+    fn take_failure(&mut self) -> Option<String> {
+        self.inner.take_failure()
+    }
 }

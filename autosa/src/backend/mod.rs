@@ -92,6 +92,13 @@ pub enum BackendError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Scx(#[from] scx::ScxError),
+    #[error("cannot write the scheduler state file {path}: {source}")]
+    State {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// A way of carrying out plans.
@@ -109,6 +116,11 @@ pub trait Backend: Send {
     fn restore(&mut self) -> Result<Applied, BackendError>;
     /// Stop leaving `target` (all targets when `None`) alone after a manual change.
     fn resume(&mut self, target: Option<&Target>);
+    /// What made the active choice fail since the last call (a scheduler that
+    /// exited or was ejected), for the daemon to roll back and block it.
+    fn take_failure(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// So that `Box<dyn Backend>` (chosen at run time) is a backend too, e.g.
@@ -131,5 +143,8 @@ impl<B: Backend + ?Sized> Backend for Box<B> {
     }
     fn resume(&mut self, target: Option<&Target>) {
         (**self).resume(target)
+    }
+    fn take_failure(&mut self) -> Option<String> {
+        (**self).take_failure()
     }
 }

@@ -2,9 +2,11 @@
 
 use crate::backend::dry_run::DryRun;
 use crate::backend::eevdf::EevdfBackend;
+use crate::backend::scx::{ScxBackend, resolve_binary};
 use crate::backend::{Backend, BackendError};
 use crate::collect::sysfs::{ScxState, SysfsReader};
 use crate::config::{BackendKind, Config};
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChooseError {
@@ -19,18 +21,31 @@ pub enum ChooseError {
     Backend(#[from] BackendError),
 }
 
-/// What `auto` resolves to on this host.
-pub fn resolve(kind: BackendKind, sysfs: &SysfsReader) -> BackendKind {
+fn has_sched_ext(sysfs: &SysfsReader) -> bool {
+    !matches!(sysfs.sched_ext_state(), Ok(ScxState::Unsupported) | Err(_))
+}
+
+/// What `auto` resolves to on this host: scx when the kernel has sched_ext
+/// and at least one known scheduler is installed where autosa trusts it.
+pub fn resolve(kind: BackendKind, config: &Config, sysfs: &SysfsReader) -> BackendKind {
     match kind {
-        BackendKind::Auto => {
-            let has_scx = !matches!(sysfs.sched_ext_state(), Ok(ScxState::Unsupported) | Err(_));
-            if has_scx {
+        BackendKind::Auto if has_sched_ext(sysfs) => {
+            let installed: Vec<&str> = crate::policy::catalog::SCHEDULERS
+                .iter()
+                .filter(|s| resolve_binary(&config.scx, s.name).is_ok())
+                .map(|s| s.name)
+                .collect();
+            if installed.is_empty() {
                 tracing::info!(
-                    "sched_ext is available, but no sched_ext backend is built in yet: using eevdf"
+                    "sched_ext is available but no scx scheduler is installed: using eevdf"
                 );
+                BackendKind::Eevdf
+            } else {
+                tracing::info!(schedulers = %installed.join(" "), "sched_ext available: using scx");
+                BackendKind::Scx
             }
-            BackendKind::Eevdf
         }
+        BackendKind::Auto => BackendKind::Eevdf,
         other => other,
     }
 }
@@ -41,10 +56,11 @@ pub fn build(
     config: &Config,
     kind: BackendKind,
     dry_run: bool,
+    cancel: &CancellationToken,
 ) -> Result<Box<dyn Backend>, ChooseError> {
-    let sysfs = SysfsReader::new(&config.collect.sys_root);
+    let sysfs = SysfsReader::new(&config.scx.sys_root);
     let journal = config.daemon.state_dir.join("journal.json");
-    let real: Box<dyn Backend> = match resolve(kind, &sysfs) {
+    let real: Box<dyn Backend> = match resolve(kind, config, &sysfs) {
         BackendKind::Eevdf | BackendKind::None => {
             let b = EevdfBackend::new(config.eevdf.clone(), journal)?;
             for c in &b.recovered().changes {
@@ -53,13 +69,21 @@ pub fn build(
             Box::new(b)
         }
         BackendKind::Scx => {
-            if matches!(sysfs.sched_ext_state(), Ok(ScxState::Unsupported) | Err(_)) {
+            if !has_sched_ext(&sysfs) {
                 return Err(ChooseError::NoSchedExt("scx"));
             }
-            return Err(ChooseError::NotBuilt("scx"));
+            let b = ScxBackend::new(
+                config.scx.clone(),
+                &config.daemon.state_dir,
+                cancel.child_token(),
+            )?;
+            for c in &b.recovered().changes {
+                tracing::warn!(what = %c.what, from = %c.from, to = %c.to, "restored after an unclean exit");
+            }
+            Box::new(b)
         }
         BackendKind::Mcp => {
-            if matches!(sysfs.sched_ext_state(), Ok(ScxState::Unsupported) | Err(_)) {
+            if !has_sched_ext(&sysfs) {
                 return Err(ChooseError::NoSchedExt("mcp"));
             }
             return Err(ChooseError::NotBuilt("mcp"));

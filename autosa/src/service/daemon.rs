@@ -42,15 +42,15 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
             config.daemon.state_dir.display()
         )
     })?;
+    let cancel = CancellationToken::new();
     // First: the backend, which restores what a crashed run left behind.
-    let mut backend = backends::build(&config, kind, dry_run)?;
+    let mut backend = backends::build(&config, kind, dry_run, &cancel)?;
     let mut engine = Engine::new(config.policy.clone())?;
     let mut switching = SwitchingPolicy::new(config.switching.clone());
 
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
 
-    let cancel = CancellationToken::new();
     let mut sampler = Sampler::start(&config.collect, cancel.child_token());
     tracing::info!(
         backend = backend.name(),
@@ -113,20 +113,40 @@ fn tick(
             return;
         }
     };
-    let out = switching.step(Input {
-        now,
-        class: c.class,
-        confidence: c.confidence,
-        plan,
-        observed: &observed,
-        metric: target_sample(snap, plan),
-    });
+    // Our scheduler died or was ejected: roll back and block that choice.
+    let out = if let Some(why) = backend.take_failure() {
+        switching.failed(now, &why)
+    } else {
+        switching.step(Input {
+            now,
+            class: c.class,
+            confidence: c.confidence,
+            plan,
+            observed: &observed,
+            metric: target_sample(snap, plan),
+        })
+    };
     for d in &out.decisions {
         d.log();
     }
     let result = match out.command {
         Command::Nothing => return,
-        Command::Apply(plan) => tokio::task::block_in_place(|| backend.apply(&plan)),
+        Command::Apply(plan) => match tokio::task::block_in_place(|| backend.apply(&plan)) {
+            Err(e) => {
+                // A plan that cannot be carried out is a failed switch.
+                tracing::error!("applying the {} plan failed: {e}", plan.class);
+                let out = switching.failed(now, &format!("applying {} failed: {e}", plan.class));
+                for d in &out.decisions {
+                    d.log();
+                }
+                match out.command {
+                    Command::Apply(back) => tokio::task::block_in_place(|| backend.apply(&back)),
+                    Command::Restore => tokio::task::block_in_place(|| backend.restore()),
+                    Command::Nothing => return,
+                }
+            }
+            ok => ok,
+        },
         Command::Restore => tokio::task::block_in_place(|| backend.restore()),
     };
     match result {

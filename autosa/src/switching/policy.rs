@@ -158,6 +158,38 @@ impl SwitchingPolicy {
         }
     }
 
+    /// The backend could not keep the active choice (sched_ext ejected the
+    /// scheduler, it exited, or applying failed): go back to what ran before
+    /// and block the failed class, as after a regression.
+    pub fn failed(&mut self, now: Duration, why: &str) -> Outcome {
+        let Some(from) = self.active else {
+            return Outcome {
+                decisions: Vec::new(),
+                command: Command::Nothing,
+            };
+        };
+        let (back_to, back_plan) = self.previous.take().unwrap_or((None, None));
+        self.blocked.insert(from, now + self.config.block());
+        self.active = back_to;
+        self.active_plan = back_plan;
+        self.cooldown.record(now);
+        self.rate.record(now);
+        self.regression.reset();
+        self.state_since = Some(now);
+        let command = match &self.active_plan {
+            Some(plan) => Command::Apply(self.manual.filter(plan)),
+            None => Command::Restore,
+        };
+        Outcome {
+            decisions: vec![Decision::new(
+                now,
+                Action::Rollback { from, to: back_to },
+                format!("{why}; {from} blocked for {} s", self.config.block_secs),
+            )],
+            command,
+        }
+    }
+
     pub fn step(&mut self, input: Input<'_>) -> Outcome {
         let now = input.now;
         let state_since = *self.state_since.get_or_insert(now);

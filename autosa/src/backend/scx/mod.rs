@@ -20,6 +20,7 @@
 //!   journal decides whether it was ours).
 //! - [`resolve`]: names, arguments and binaries checked before execve.
 
+mod backend;
 mod child;
 pub mod config;
 pub mod error;
@@ -31,6 +32,7 @@ pub mod resolve;
 mod supervisor;
 pub mod sysfs_truth;
 
+pub use backend::ScxBackend;
 pub use config::{InvalidScxConfig, ScxConfig};
 pub use error::ScxError;
 pub use events::{ExitInfo, ScxEvent};

@@ -96,7 +96,7 @@ pub fn scheduler_of_ops(ops: &str) -> String {
 
 /// The one place that reads sysfs (`collect::sysfs` does the same reading;
 /// the lead may swap this for it).
-pub(super) fn read_sched_ext(sys_root: &Path) -> io::Result<SchedExtView> {
+pub fn read_sched_ext(sys_root: &Path) -> io::Result<SchedExtView> {
     let dir = sys_root.join("kernel/sched_ext");
     let state = match std::fs::read_to_string(dir.join("state")) {
         Ok(text) => ScxState::parse(&text),

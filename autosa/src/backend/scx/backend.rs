@@ -1,0 +1,333 @@
+//! [`ScxBackend`]: the supervisor behind the synchronous [`Backend`] trait the
+//! daemon drives, plus a small state file so that a scheduler left running by
+//! an autosa that was SIGKILLed is stopped by the next start.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tokio::runtime::Handle;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use super::sysfs_truth::{ScxState, read_sched_ext};
+use super::{
+    ScxConfig, ScxEvent, ScxHandle, processes_of_active_scheduler, spawn_supervisor, stop_orphan,
+};
+use crate::backend::{
+    Applied, Backend, BackendError, Capability, Change, ForeignChange, Observed, Target,
+};
+use crate::policy::plan::{Plan, ScxChoice};
+
+/// What runs, written before the daemon relies on it and removed once stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct RunningFile {
+    scheduler: String,
+    args: Vec<String>,
+    pid: u32,
+}
+
+pub struct ScxBackend {
+    config: ScxConfig,
+    handle: ScxHandle,
+    events: broadcast::Receiver<ScxEvent>,
+    rt: Handle,
+    cancel: CancellationToken,
+    state_file: PathBuf,
+    /// What autosa runs, as confirmed by the supervisor.
+    running: Option<ScxChoice>,
+    failure: Option<String>,
+    /// Our scheduler that died: sysfs may show it for a moment while the
+    /// kernel unregisters it, which is not someone else's doing.
+    dying: Option<String>,
+    recovered: Applied,
+}
+
+impl ScxBackend {
+    /// Starts the supervisor on the current tokio runtime. Stops first a
+    /// scheduler that a previous autosa started and left behind (it recorded
+    /// it in `state_dir`).
+    pub fn new(
+        config: ScxConfig,
+        state_dir: &Path,
+        cancel: CancellationToken,
+    ) -> Result<Self, BackendError> {
+        let rt = Handle::current();
+        let state_file = state_dir.join("scx-running.json");
+        let recovered = tokio::task::block_in_place(|| rt.block_on(recover(&config, &state_file)))?;
+        let (handle, _join) = spawn_supervisor(config.clone(), cancel.clone());
+        let events = handle.subscribe();
+        Ok(Self {
+            config,
+            handle,
+            events,
+            rt,
+            cancel,
+            state_file,
+            running: None,
+            failure: None,
+            dying: None,
+            recovered,
+        })
+    }
+
+    /// What the start-up recovery did.
+    pub fn recovered(&self) -> &Applied {
+        &self.recovered
+    }
+
+    fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        tokio::task::block_in_place(|| self.rt.block_on(f))
+    }
+
+    fn record_running(&self, file: Option<&RunningFile>) -> Result<(), BackendError> {
+        let err = |source| BackendError::State {
+            path: self.state_file.clone(),
+            source,
+        };
+        match file {
+            Some(f) => {
+                let tmp = self.state_file.with_extension("json.tmp");
+                let text = serde_json::to_vec(f).expect("plain data serialises");
+                std::fs::write(&tmp, text).map_err(err)?;
+                std::fs::File::open(&tmp)
+                    .and_then(|f| f.sync_all())
+                    .map_err(err)?;
+                std::fs::rename(&tmp, &self.state_file).map_err(err)
+            }
+            None => match std::fs::remove_file(&self.state_file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(err(e)),
+                _ => Ok(()),
+            },
+        }
+    }
+
+    fn stop_running(&mut self, applied: &mut Applied) -> Result<(), BackendError> {
+        let stopped = self.block_on(self.handle.stop())?;
+        if let Some(s) = stopped {
+            applied.changes.push(Change {
+                what: "sched_ext scheduler".into(),
+                from: s.scheduler.clone(),
+                to: "eevdf (kernel default)".into(),
+            });
+            if s.signal == super::StopSignal::Sigkill {
+                applied
+                    .notes
+                    .push(format!("{} ignored SIGINT and was killed", s.scheduler));
+            }
+        }
+        self.running = None;
+        self.record_running(None)
+    }
+}
+
+/// Stops a scheduler recorded by a previous run if sysfs shows it still loaded.
+async fn recover(config: &ScxConfig, state_file: &Path) -> Result<Applied, BackendError> {
+    let mut applied = Applied::default();
+    let text = match std::fs::read(state_file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(applied),
+        Err(source) => {
+            return Err(BackendError::Read {
+                path: state_file.to_owned(),
+                source,
+            });
+        }
+    };
+    let Ok(prev) = serde_json::from_slice::<RunningFile>(&text) else {
+        applied
+            .notes
+            .push(format!("{} is unreadable; ignored", state_file.display()));
+        let _ = std::fs::remove_file(state_file);
+        return Ok(applied);
+    };
+    let view = read_sched_ext(&config.sys_root).map_err(|source| BackendError::Read {
+        path: config.sys_root.clone(),
+        source,
+    })?;
+    if view.runs(&prev.scheduler) {
+        let procs = processes_of_active_scheduler(&config.proc_root, &view).map_err(|source| {
+            BackendError::Read {
+                path: config.proc_root.clone(),
+                source,
+            }
+        })?;
+        for p in procs.iter().filter(|p| p.pid == prev.pid as i32) {
+            match stop_orphan(&config.proc_root, p.pid, config.stop_timeout).await {
+                Ok(how) => {
+                    tracing::warn!(
+                        scheduler = %prev.scheduler, pid = p.pid, ?how,
+                        "stopped a scheduler left running by a previous autosa"
+                    );
+                    applied.changes.push(Change {
+                        what: "sched_ext scheduler".into(),
+                        from: format!("{} (pid {}, left by a previous run)", prev.scheduler, p.pid),
+                        to: "eevdf (kernel default)".into(),
+                    });
+                }
+                Err(e) => applied
+                    .notes
+                    .push(format!("could not stop {}: {e}", prev.scheduler)),
+            }
+        }
+    }
+    std::fs::remove_file(state_file).map_err(|source| BackendError::State {
+        path: state_file.to_owned(),
+        source,
+    })?;
+    Ok(applied)
+}
+
+impl Backend for ScxBackend {
+    fn name(&self) -> &'static str {
+        "scx"
+    }
+
+    fn describe_capabilities(&self) -> Vec<Capability> {
+        let state = read_sched_ext(&self.config.sys_root);
+        let mut caps = vec![Capability {
+            name: "sched_ext".into(),
+            available: matches!(&state, Ok(v) if v.state != ScxState::Unsupported),
+            detail: match &state {
+                Ok(v) => format!("state {}", v.state),
+                Err(e) => format!("cannot read sched_ext state: {e}"),
+            },
+        }];
+        for info in crate::policy::catalog::SCHEDULERS {
+            let found = super::resolve_binary(&self.config, info.name);
+            caps.push(Capability {
+                name: info.name.into(),
+                available: found.is_ok(),
+                detail: match found {
+                    Ok(p) => p.display().to_string(),
+                    Err(e) => e.to_string(),
+                },
+            });
+        }
+        caps
+    }
+
+    fn observe(&mut self) -> Result<Observed, BackendError> {
+        loop {
+            match self.events.try_recv() {
+                Ok(ev) => {
+                    let why = describe_event(&ev);
+                    tracing::warn!("{why}");
+                    self.dying = self.running.take().map(|c| c.scheduler);
+                    self.record_running(None)?;
+                    self.failure = Some(why);
+                }
+                Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                    tracing::warn!("{n} scheduler events were missed")
+                }
+                Err(_) => break,
+            }
+        }
+        let view = read_sched_ext(&self.config.sys_root).map_err(|source| BackendError::Read {
+            path: self.config.sys_root.clone(),
+            source,
+        })?;
+        let scheduler = match (&view.state, &view.ops) {
+            (ScxState::Enabled, Some(ops)) => format!("sched_ext:{ops}"),
+            (ScxState::Disabled | ScxState::Unsupported, _) => "eevdf".to_owned(),
+            (state, _) => format!("sched_ext:{state}"),
+        };
+        if view.state != ScxState::Enabled {
+            self.dying = None;
+        }
+        let mut foreign = Vec::new();
+        // Someone else's scheduler: loaded while we run none (and are not
+        // between a failure and its handling), or a different one from ours.
+        let ours = self.running.as_ref().map(|c| c.scheduler.as_str());
+        if view.state == ScxState::Enabled {
+            let theirs = view.ops.clone().unwrap_or_default();
+            let is_ours = ours.is_some_and(|s| view.runs(s));
+            let is_dying = self.dying.as_deref().is_some_and(|s| view.runs(s));
+            if !is_ours && !is_dying {
+                foreign.push(ForeignChange {
+                    target: Target::Scheduler,
+                    what: "the sched_ext scheduler".into(),
+                    expected: ours.unwrap_or("eevdf (none)").to_owned(),
+                    found: theirs,
+                });
+            }
+        }
+        Ok(Observed { scheduler, foreign })
+    }
+
+    fn apply(&mut self, plan: &Plan) -> Result<Applied, BackendError> {
+        let mut applied = Applied::default();
+        match &plan.scx {
+            None if self.running.is_some() => self.stop_running(&mut applied)?,
+            None => {}
+            Some(choice) if self.running.as_ref() == Some(choice) => {}
+            Some(choice) => {
+                let from = self
+                    .running
+                    .as_ref()
+                    .map_or("eevdf (kernel default)".to_owned(), |c| c.scheduler.clone());
+                let started = self.block_on(self.handle.start(&choice.scheduler, &choice.args))?;
+                self.record_running(Some(&RunningFile {
+                    scheduler: started.scheduler.clone(),
+                    args: started.args.clone(),
+                    pid: started.pid,
+                }))?;
+                applied.changes.push(Change {
+                    what: "sched_ext scheduler".into(),
+                    from,
+                    to: format!(
+                        "{} {} (ops {}, enabled in {:.1} s)",
+                        started.scheduler,
+                        started.args.join(" "),
+                        started.ops,
+                        started.took.as_secs_f64()
+                    )
+                    .replace("  ", " "),
+                });
+                self.running = Some(choice.clone());
+            }
+        }
+        Ok(applied)
+    }
+
+    fn restore(&mut self) -> Result<Applied, BackendError> {
+        let mut applied = Applied::default();
+        self.stop_running(&mut applied)?;
+        Ok(applied)
+    }
+
+    fn resume(&mut self, _target: Option<&Target>) {}
+
+    fn take_failure(&mut self) -> Option<String> {
+        self.failure.take()
+    }
+}
+
+impl Drop for ScxBackend {
+    fn drop(&mut self) {
+        // The supervisor stops its child on cancel; the daemon restores first.
+        self.cancel.cancel();
+    }
+}
+
+fn describe_event(ev: &ScxEvent) -> String {
+    match ev {
+        ScxEvent::Exited {
+            scheduler,
+            pid,
+            status,
+            last_lines,
+        } => format!(
+            "{scheduler} (pid {pid}) exited with {status}{}",
+            last_lines
+                .last()
+                .map(|l| format!(": {l}"))
+                .unwrap_or_default()
+        ),
+        ScxEvent::Ejected { scheduler, pid, .. } => {
+            format!("sched_ext ejected {scheduler} (pid {pid}): state went back to disabled")
+        }
+        ScxEvent::Replaced { scheduler, ops, .. } => {
+            format!("{scheduler} was replaced by another sched_ext scheduler ({ops})")
+        }
+    }
+}
