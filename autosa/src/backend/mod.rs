@@ -1,1 +1,2 @@
 //! TODO(skeleton): backends.
+pub mod mcp;
