@@ -448,3 +448,82 @@ async fn missing_server_binary_says_what_to_do() {
     assert!(matches!(err, McpError::Spawn { .. }), "{err:?}");
     assert!(err.to_string().contains("set `command`"), "{err}");
 }
+
+/// `--real` runs the scheduler binary itself: here a script named like a
+/// scheduler that plays sched_ext on the fake sysfs given as its argument.
+#[tokio::test]
+async fn real_mode_runs_the_scheduler_binary_and_stops_it_with_sigint() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let fx = Fixture::new();
+    let bin = fx.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = bin.join("scx_tickless");
+    std::fs::write(
+        &script,
+        r#"#!/bin/sh
+d="$1/kernel/sched_ext"
+trap 'rm -f "$d/root/ops"; echo disabled > "$d/state"; exit 0' INT TERM
+mkdir -p "$d/root"
+echo tickless_1.0.0_x86_64 > "$d/root/ops"
+echo enabled > "$d/state"
+while :; do sleep 0.05; done
+"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(fx.sys().join("kernel/sched_ext")).unwrap();
+    std::fs::write(fx.sys().join("kernel/sched_ext/state"), "disabled\n").unwrap();
+
+    let mut config = fx.config("normal");
+    config.args.extend([
+        "--real".into(),
+        "--scx-bin-dir".into(),
+        bin.display().to_string(),
+    ]);
+    let mut mcp = McpScheduler::start(config).await.unwrap();
+    let sys = fx.sys().display().to_string();
+    let report = mcp.run("scx_tickless", &[sys]).await.unwrap();
+    assert_eq!(
+        confirmed_running(&report),
+        Some(Some("scx_tickless".into()))
+    );
+    // Not exactly one: the script's forks carry its name until they exec.
+    assert!(!alive("scx_tickless").is_empty());
+
+    let report = mcp.stop().await.unwrap();
+    assert!(!report.killed_orphan(), "{report:?}");
+    assert_eq!(confirmed_running(&report), Some(None));
+    assert!(no_process("scx_tickless").await);
+    mcp.shutdown().await;
+}
+
+#[tokio::test]
+async fn orphan_deaf_to_sigint_gets_sigkill() {
+    let fx = Fixture::new();
+    let mut mcp = McpScheduler::start(fx.config("stubborn-orphan"))
+        .await
+        .unwrap();
+    mcp.run("scx_pair", &[]).await.unwrap();
+    let pids = alive("scx_pair");
+    assert_eq!(pids.len(), 1);
+
+    let report = mcp.stop().await.unwrap();
+    let signals: Vec<_> = report
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Signalled { pid, signal } => Some((*pid, *signal)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        signals,
+        vec![(pids[0], Signalled::Interrupt), (pids[0], Signalled::Kill)],
+        "{report:?}"
+    );
+    assert_eq!(confirmed_running(&report), Some(None));
+    assert!(mcp.observe().unwrap().is_disabled());
+    assert!(no_process("scx_pair").await);
+    mcp.shutdown().await;
+}

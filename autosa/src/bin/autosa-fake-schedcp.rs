@@ -4,7 +4,9 @@
 //! in a sched_ext VM). `--mode` injects the faults measured on schedcp.
 //!
 //! Modes: normal | orphan-on-stop (stop answers "stopped", the scheduler
-//! keeps running) | orphan-on-switch (run leaves the previous one running) |
+//! keeps running) | stubborn-orphan (the same, and the scheduler ignores
+//! SIGINT: only SIGKILL ends it) | orphan-on-switch (run leaves the previous
+//! one running) |
 //! hang (tool calls other than list_schedulers never answer) | garbage
 //! (run/stop/status answer non-JSON) | garbage-list | crash-after=N (exit on
 //! tool call N+1) | slow-enable=MS (fake schedulers take MS to enable).
@@ -36,7 +38,7 @@ use rmcp::{RoleServer, ServerHandler, ServiceExt};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::process::{Child, Command};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 
 #[derive(Parser)]
 #[command(about = "Fake schedcp MCP server for autosa's tests")]
@@ -69,6 +71,9 @@ enum FakeSchedulerCmd {
         sys_root: PathBuf,
         #[arg(long, default_value_t = 0)]
         enable_delay_ms: u64,
+        /// Only SIGTERM and SIGKILL end it.
+        #[arg(long)]
+        ignore_sigint: bool,
     },
 }
 
@@ -76,6 +81,7 @@ enum FakeSchedulerCmd {
 enum Mode {
     Normal,
     OrphanOnStop,
+    StubbornOrphan,
     OrphanOnSwitch,
     Hang,
     Garbage,
@@ -91,6 +97,7 @@ impl FromStr for Mode {
         Ok(match s.split_once('=') {
             None if s == "normal" => Mode::Normal,
             None if s == "orphan-on-stop" => Mode::OrphanOnStop,
+            None if s == "stubborn-orphan" => Mode::StubbornOrphan,
             None if s == "orphan-on-switch" => Mode::OrphanOnSwitch,
             None if s == "hang" => Mode::Hang,
             None if s == "garbage" => Mode::Garbage,
@@ -182,8 +189,8 @@ struct Execution {
     name: String,
     args: Vec<String>,
     pid: Option<u32>,
-    /// Dropped (never killed) when the fake "loses" the scheduler.
-    child: Option<Child>,
+    /// Turns true when the process exited (a task waits on it).
+    exited: watch::Receiver<bool>,
     status: &'static str,
     start_time: u64,
 }
@@ -204,9 +211,11 @@ fn main() -> anyhow::Result<()> {
         name,
         sys_root,
         enable_delay_ms,
+        ignore_sigint,
     }) = cli.fake_scheduler
     {
-        return fake_scheduler(&name, &sys_root, Duration::from_millis(enable_delay_ms));
+        let delay = Duration::from_millis(enable_delay_ms);
+        return fake_scheduler(&name, &sys_root, delay, ignore_sigint);
     }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -335,7 +344,6 @@ impl FakeServer {
             if self.mode != Mode::OrphanOnSwitch {
                 stop_child(execution).await;
             }
-            execution.child = None;
             execution.status = "stopped";
         }
         tokio::time::sleep(self.switch_pause).await;
@@ -345,17 +353,29 @@ impl FakeServer {
                 Some(json!({ "scheduler": req.name })),
             ));
         }
-        let child = self
+        let mut child = self
             .spawn_scheduler(&req.name, &req.args)
             .map_err(|e| ErrorData::invalid_params(format!("{e:#}"), None))?;
+        let pid = child.id();
+        let (exited_tx, exited) = watch::channel(false);
+        let fake_sysfs = (!self.real).then(|| self.sys_root.clone());
+        let name = req.name.clone();
+        tokio::spawn(async move {
+            let _ = child.wait().await;
+            // Play the kernel: a dead scheduler process is unloaded.
+            if let Some(sys_root) = fake_sysfs {
+                unload_if_loaded(&sys_root, &name);
+            }
+            let _ = exited_tx.send(true);
+        });
         let id = new_execution_id();
         executions.insert(
             id.clone(),
             Execution {
                 name: req.name.clone(),
                 args: req.args,
-                pid: child.id(),
-                child: Some(child),
+                pid,
+                exited,
                 status: "running",
                 start_time: unix_now(),
             },
@@ -377,10 +397,9 @@ impl FakeServer {
         let execution = executions
             .get_mut(&req.execution_id)
             .ok_or_else(|| unknown_execution(&req.execution_id))?;
-        if self.mode != Mode::OrphanOnStop {
+        if !matches!(self.mode, Mode::OrphanOnStop | Mode::StubbornOrphan) {
             stop_child(execution).await;
         }
-        execution.child = None;
         execution.status = "stopped";
         Ok(json!({
             "execution_id": req.execution_id, "status": "stopped",
@@ -426,6 +445,9 @@ impl FakeServer {
                 .arg(&self.sys_root)
                 .arg("--enable-delay-ms")
                 .arg(delay.to_string());
+            if self.mode == Mode::StubbornOrphan {
+                command.arg("--ignore-sigint");
+            }
             command
         };
         // Never tied to our lifetime: a crashed schedcp leaves its schedulers running.
@@ -441,17 +463,33 @@ impl FakeServer {
 
 /// SIGINT, wait, SIGKILL: the way scx schedulers want to be stopped.
 async fn stop_child(execution: &mut Execution) {
-    let Some(child) = execution.child.as_mut() else {
+    let Some(pid) = execution.pid.and_then(|p| i32::try_from(p).ok()) else {
         return;
     };
-    if let Some(pid) = child.id() {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGINT);
+    for signal in [Signal::SIGINT, Signal::SIGKILL] {
+        if *execution.exited.borrow() {
+            return;
+        }
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+        let exited = execution.exited.wait_for(|exited| *exited);
+        if tokio::time::timeout(Duration::from_secs(5), exited)
+            .await
+            .is_ok()
+        {
+            return;
+        }
     }
-    if tokio::time::timeout(Duration::from_secs(5), child.wait())
-        .await
-        .is_err()
-    {
-        let _ = child.kill().await;
+}
+
+/// Unloads `name` from the fake sysfs if it is what is loaded.
+fn unload_if_loaded(sys_root: &Path, name: &str) {
+    let dir = sys_root.join("kernel/sched_ext");
+    let short = name.strip_prefix("scx_").unwrap_or(name);
+    let loaded = std::fs::read_to_string(dir.join("root/ops"))
+        .is_ok_and(|ops| ops.strip_prefix(short).is_some_and(|r| r.starts_with('_')));
+    if loaded {
+        let _ = std::fs::remove_file(dir.join("root/ops"));
+        let _ = write_atomic(&dir.join("state"), "disabled\n");
     }
 }
 
@@ -500,11 +538,21 @@ fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// The fake scheduler process: what sched_ext would show while a real one runs.
-fn fake_scheduler(name: &str, sys_root: &Path, enable_delay: Duration) -> anyhow::Result<()> {
+fn fake_scheduler(
+    name: &str,
+    sys_root: &Path,
+    enable_delay: Duration,
+    ignore_sigint: bool,
+) -> anyhow::Result<()> {
     nix::sys::prctl::set_name(&CString::new(name)?)?;
     let mut signals = SigSet::empty();
-    signals.add(Signal::SIGINT);
     signals.add(Signal::SIGTERM);
+    if ignore_sigint {
+        // SAFETY: SIG_IGN installs no handler code.
+        unsafe { nix::sys::signal::signal(Signal::SIGINT, nix::sys::signal::SigHandler::SigIgn)? };
+    } else {
+        signals.add(Signal::SIGINT);
+    }
     signals.thread_block()?;
 
     let dir = sys_root.join("kernel/sched_ext");

@@ -143,7 +143,8 @@ impl Session {
         })
     }
 
-    /// Closes the pipes and kills the server; never waits long.
+    /// Closes the pipes (a stdio server exits on EOF); kills the server if
+    /// it is still there after half a second.
     pub async fn shutdown(mut self) {
         let pid = self.pid;
         if tokio::time::timeout(Duration::from_millis(500), self.service.close())
@@ -151,8 +152,8 @@ impl Session {
             .is_err()
         {
             tracing::debug!(?pid, "server did not close in time, killing it");
+            kill_pid(pid);
         }
-        kill_pid(pid);
     }
 
     /// For a hung or broken server: no goodbye.

@@ -15,6 +15,9 @@ use super::protocol::{
 use super::report::{ActionReport, Running, Step};
 use super::truth::{self, Observation, Signalled};
 
+/// One owner drives the server: methods take `&mut self`. Drop it inside the
+/// tokio runtime (rmcp reaps the server child from a spawned task), or call
+/// [`McpScheduler::shutdown`].
 pub struct McpScheduler {
     config: McpConfig,
     session: Option<Session>,
@@ -28,8 +31,8 @@ pub struct McpScheduler {
 /// How a start looked in sysfs.
 enum StartSeen {
     Started(Observation, std::time::Duration),
-    /// The previous scheduler is still loaded: the new one cannot be.
-    OldStillThere(Observation),
+    /// The previous scheduler (named) is still loaded: the new one cannot be.
+    OldStillThere(String, Observation),
     NotStarted(Observation, std::time::Duration),
 }
 
@@ -123,16 +126,12 @@ impl McpScheduler {
                 self.running = Some(new);
                 Ok(report)
             }
-            StartSeen::OldStillThere(seen) => {
-                let Some(previous) = previous else {
-                    unreachable!("OldStillThere needs a previous scheduler")
-                };
+            StartSeen::OldStillThere(old, seen) => {
                 report.warn(format!(
-                    "switching to `{scheduler}` left `{}` running ({seen}); stopping it ourselves",
-                    previous.scheduler
+                    "switching to `{scheduler}` left `{old}` running ({seen}); stopping it ourselves"
                 ));
-                // The new execution failed to load; forget it and keep the old until it is gone.
-                self.clear_orphan(&previous.scheduler, &mut report).await?;
+                // The new execution failed to load; the old one is tracked until it is gone.
+                self.clear_orphan(&old, &mut report).await?;
                 self.running = None;
                 report.step(Step::RetriedStart);
                 let retry = self.request_run(scheduler, args, &mut report).await?;
@@ -142,7 +141,7 @@ impl McpScheduler {
                         self.running = Some(retry);
                         Ok(report)
                     }
-                    StartSeen::OldStillThere(seen) | StartSeen::NotStarted(seen, _) => {
+                    StartSeen::OldStillThere(_, seen) | StartSeen::NotStarted(seen, _) => {
                         self.forget_failed(&retry, &mut report).await;
                         Err(McpError::NotEnabled {
                             scheduler: scheduler.to_owned(),
@@ -268,12 +267,10 @@ impl McpScheduler {
             },
         )
         .await?;
-        Ok(if seen.runs(&new.scheduler) {
-            StartSeen::Started(seen, after)
-        } else if old.is_some_and(|s| seen.runs(s)) {
-            StartSeen::OldStillThere(seen)
-        } else {
-            StartSeen::NotStarted(seen, after)
+        Ok(match old {
+            _ if seen.runs(&new.scheduler) => StartSeen::Started(seen, after),
+            Some(old) if seen.runs(old) => StartSeen::OldStillThere(old.to_owned(), seen),
+            _ => StartSeen::NotStarted(seen, after),
         })
     }
 
