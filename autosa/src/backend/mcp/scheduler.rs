@@ -108,6 +108,7 @@ impl McpScheduler {
         args: &[String],
     ) -> Result<ActionReport, McpError> {
         let mut report = ActionReport::default();
+        self.live_session(&mut report).await?;
         // schedcp cannot switch a scheduler to itself, nor stop what an
         // earlier server instance started: stop those first, ourselves.
         if let Some(previous) = self.running.clone()
@@ -175,14 +176,21 @@ impl McpScheduler {
             report.step(Step::NothingToStop);
             return Ok(report);
         };
-        if current.server_generation == self.generation {
+        // A dead server is no reason not to stop: sysfs and signals still work.
+        let mut server_stopped = false;
+        if let Err(e) = self.live_session(&mut report).await {
+            report.warn(format!("{e}; stopping by signal"));
+        } else if current.server_generation == self.generation {
             let args = object(json!({ "execution_id": current.execution_id }));
             match self.call(TOOL_STOP, args, &mut report).await {
                 Ok(reply) => match protocol::parse_stop(reply.text.as_deref()) {
-                    Ok(stop) => report.step(Step::StopRequested {
-                        execution_id: current.execution_id.clone(),
-                        server_status: stop.status,
-                    }),
+                    Ok(stop) => {
+                        server_stopped = true;
+                        report.step(Step::StopRequested {
+                            execution_id: current.execution_id.clone(),
+                            server_status: stop.status,
+                        });
+                    }
                     Err(e) => report.warn(format!("{e}; checking sysfs")),
                 },
                 Err(e) => report.warn(format!("stop_scheduler failed: {e}; checking sysfs")),
@@ -194,9 +202,15 @@ impl McpScheduler {
             ));
         }
 
+        // Nobody else will stop it when the server did not take the request.
+        let grace = if server_stopped {
+            self.config.orphan_grace
+        } else {
+            std::time::Duration::ZERO
+        };
         let (seen, after) = truth::wait_until(
             &self.config.sys_root,
-            self.config.orphan_grace,
+            grace,
             self.config.poll_interval,
             |o, _| !o.runs(&current.scheduler),
         )
@@ -383,6 +397,14 @@ impl McpScheduler {
                 self.backoff.record_success();
                 other
             }
+        }
+    }
+
+    /// Like `ensure_session`, but a server found dead is restarted at once.
+    async fn live_session(&mut self, report: &mut ActionReport) -> Result<(), McpError> {
+        match self.ensure_session(report).await {
+            Err(McpError::ServerGone) => self.ensure_session(report).await,
+            other => other,
         }
     }
 
