@@ -488,8 +488,8 @@ fn unload_if_loaded(sys_root: &Path, name: &str) {
     let loaded = std::fs::read_to_string(dir.join("root/ops"))
         .is_ok_and(|ops| ops.strip_prefix(short).is_some_and(|r| r.starts_with('_')));
     if loaded {
-        let _ = std::fs::remove_file(dir.join("root/ops"));
         let _ = write_atomic(&dir.join("state"), "disabled\n");
+        let _ = std::fs::remove_file(dir.join("root/ops"));
     }
 }
 
@@ -570,8 +570,9 @@ fn fake_scheduler(
     write_atomic(&ops, &format!("{short}_0.0.0_x86_64_fake\n"))?;
     write_atomic(&state, "enabled\n")?;
     wait_signal(&signals, None);
-    let _ = std::fs::remove_file(&ops);
+    // State first: a reader never sees "enabled" without ops.
     write_atomic(&state, "disabled\n")?;
+    let _ = std::fs::remove_file(&ops);
     Ok(())
 }
 

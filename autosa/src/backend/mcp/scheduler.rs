@@ -155,7 +155,7 @@ impl McpScheduler {
             StartSeen::NotStarted(seen, waited) => {
                 self.forget_failed(&new, &mut report).await;
                 if let Some(previous) = previous
-                    && !seen.runs(&previous.scheduler)
+                    && seen.no_longer_runs(&previous.scheduler)
                 {
                     self.running = None;
                 }
@@ -212,10 +212,10 @@ impl McpScheduler {
             &self.config.sys_root,
             grace,
             self.config.poll_interval,
-            |o, _| !o.runs(&current.scheduler),
+            |o, _| o.no_longer_runs(&current.scheduler),
         )
         .await?;
-        if seen.runs(&current.scheduler) {
+        if !seen.no_longer_runs(&current.scheduler) {
             report.warn(format!(
                 "`{}` still runs {after:?} after the stop ({seen})",
                 current.scheduler
@@ -295,7 +295,7 @@ impl McpScheduler {
         scheduler: &str,
         report: &mut ActionReport,
     ) -> Result<(), McpError> {
-        let gone = |o: &Observation, _| !o.runs(scheduler);
+        let gone = |o: &Observation, _| o.no_longer_runs(scheduler);
         let procs = truth::find_scheduler_processes(&self.config.proc_root, scheduler);
         report.step(Step::OrphanFound {
             scheduler: scheduler.to_owned(),
@@ -312,7 +312,7 @@ impl McpScheduler {
         let cfg = &self.config;
         let (mut seen, mut after) =
             truth::wait_until(&cfg.sys_root, cfg.kill_grace, cfg.poll_interval, gone).await?;
-        if seen.runs(scheduler) {
+        if !seen.no_longer_runs(scheduler) {
             for p in procs
                 .iter()
                 .filter(|p| truth::is_alive(&cfg.proc_root, p.pid))
@@ -330,7 +330,7 @@ impl McpScheduler {
             seen = last;
             after += waited;
         }
-        if seen.runs(scheduler) {
+        if !seen.no_longer_runs(scheduler) {
             if procs.is_empty() {
                 report.warn(format!("no process named `{scheduler}` found to stop"));
             }
@@ -359,7 +359,7 @@ impl McpScheduler {
     fn reconcile(&mut self, report: &mut ActionReport) {
         let Some(running) = &self.running else { return };
         match self.observe() {
-            Ok(seen) if !seen.runs(&running.scheduler) => {
+            Ok(seen) if seen.no_longer_runs(&running.scheduler) => {
                 report.warn(format!(
                     "`{}` ({}) no longer runs ({seen})",
                     running.scheduler, running.execution_id

@@ -40,6 +40,17 @@ impl Observation {
                 .is_some_and(|ops| ops_matches(ops, scheduler))
     }
 
+    /// `scheduler` is surely gone: sched_ext is disabled, or runs another
+    /// scheduler (not a transient state with the ops file missing).
+    pub fn no_longer_runs(&self, scheduler: &str) -> bool {
+        self.is_disabled()
+            || (self.state == ScxState::Enabled
+                && self
+                    .ops
+                    .as_deref()
+                    .is_some_and(|ops| !ops_matches(ops, scheduler)))
+    }
+
     pub fn is_disabled(&self) -> bool {
         matches!(self.state, ScxState::Disabled | ScxState::Absent)
     }
@@ -231,6 +242,16 @@ mod tests {
         let seen = observe(dir.path()).unwrap();
         assert_eq!(seen.state, ScxState::Other("disabling".into()));
         assert!(!seen.runs("scx_bpfland") && !seen.is_disabled());
+        assert!(!seen.no_longer_runs("scx_bpfland"));
+
+        write(dir.path(), "kernel/sched_ext/state", "enabled\n");
+        write(dir.path(), "kernel/sched_ext/root/ops", "");
+        let seen = observe(dir.path()).unwrap();
+        assert!(!seen.runs("scx_bpfland") && !seen.no_longer_runs("scx_bpfland"));
+
+        write(dir.path(), "kernel/sched_ext/root/ops", "lavd_1.1.4\n");
+        let seen = observe(dir.path()).unwrap();
+        assert!(seen.no_longer_runs("scx_bpfland") && !seen.no_longer_runs("scx_lavd"));
 
         write(dir.path(), "kernel/sched_ext/state", "disabled\n");
         write(dir.path(), "kernel/sched_ext/root/ops", "");
