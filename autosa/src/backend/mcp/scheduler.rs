@@ -9,11 +9,12 @@ use super::backoff::Backoff;
 use super::client::{Session, ToolReply};
 use super::config::McpConfig;
 use super::error::McpError;
+use super::orphan;
 use super::protocol::{
     self, ExecutionStatus, RunReply, SchedulerEntry, TOOL_LIST, TOOL_RUN, TOOL_STATUS, TOOL_STOP,
 };
 use super::report::{ActionReport, Running, Step};
-use super::truth::{self, Observation, Signalled};
+use super::truth::{self, Observation};
 
 /// One owner drives the server: methods take `&mut self`. Drop it inside the
 /// tokio runtime (rmcp reaps the server child from a spawned task), or call
@@ -132,7 +133,7 @@ impl McpScheduler {
                     "switching to `{scheduler}` left `{old}` running ({seen}); stopping it ourselves"
                 ));
                 // The new execution failed to load; the old one is tracked until it is gone.
-                self.clear_orphan(&old, &mut report).await?;
+                orphan::clear(&self.config, &old, &mut report).await?;
                 self.running = None;
                 report.step(Step::RetriedStart);
                 let retry = self.request_run(scheduler, args, &mut report).await?;
@@ -220,7 +221,7 @@ impl McpScheduler {
                 "`{}` still runs {after:?} after the stop ({seen})",
                 current.scheduler
             ));
-            self.clear_orphan(&current.scheduler, &mut report).await?;
+            orphan::clear(&self.config, &current.scheduler, &mut report).await?;
         } else {
             note_foreign(&seen, &mut report);
             report.step(confirmed(None, &seen, after));
@@ -286,62 +287,6 @@ impl McpScheduler {
             Some(old) if seen.runs(old) => StartSeen::OldStillThere(old.to_owned(), seen),
             _ => StartSeen::NotStarted(seen, after),
         })
-    }
-
-    /// SIGINT, then SIGKILL, to the processes that still run `scheduler`,
-    /// until sysfs shows it gone.
-    async fn clear_orphan(
-        &mut self,
-        scheduler: &str,
-        report: &mut ActionReport,
-    ) -> Result<(), McpError> {
-        let gone = |o: &Observation, _| o.no_longer_runs(scheduler);
-        let procs = truth::find_scheduler_processes(&self.config.proc_root, scheduler);
-        report.step(Step::OrphanFound {
-            scheduler: scheduler.to_owned(),
-            pids: procs.iter().map(|p| p.pid).collect(),
-        });
-        for p in &procs {
-            if truth::signal(p.pid, Signalled::Interrupt) {
-                report.step(Step::Signalled {
-                    pid: p.pid,
-                    signal: Signalled::Interrupt,
-                });
-            }
-        }
-        let cfg = &self.config;
-        let (mut seen, mut after) =
-            truth::wait_until(&cfg.sys_root, cfg.kill_grace, cfg.poll_interval, gone).await?;
-        if !seen.no_longer_runs(scheduler) {
-            for p in procs
-                .iter()
-                .filter(|p| truth::is_alive(&cfg.proc_root, p.pid))
-            {
-                if truth::signal(p.pid, Signalled::Kill) {
-                    report.step(Step::Signalled {
-                        pid: p.pid,
-                        signal: Signalled::Kill,
-                    });
-                }
-            }
-            let (last, waited) =
-                truth::wait_until(&cfg.sys_root, cfg.disable_timeout, cfg.poll_interval, gone)
-                    .await?;
-            seen = last;
-            after += waited;
-        }
-        if !seen.no_longer_runs(scheduler) {
-            if procs.is_empty() {
-                report.warn(format!("no process named `{scheduler}` found to stop"));
-            }
-            return Err(McpError::NotDisabled {
-                waited: after,
-                seen,
-            });
-        }
-        note_foreign(&seen, report);
-        report.step(confirmed(None, &seen, after));
-        Ok(())
     }
 
     /// A start that never showed in sysfs: ask the server to drop it.
@@ -459,7 +404,11 @@ impl McpScheduler {
     }
 }
 
-fn confirmed(running: Option<&str>, seen: &Observation, after: std::time::Duration) -> Step {
+pub(crate) fn confirmed(
+    running: Option<&str>,
+    seen: &Observation,
+    after: std::time::Duration,
+) -> Step {
     Step::Confirmed {
         running: running.map(str::to_owned),
         seen: seen.to_string(),
@@ -468,7 +417,7 @@ fn confirmed(running: Option<&str>, seen: &Observation, after: std::time::Durati
 }
 
 /// Someone else's scheduler took over: worth saying, not ours to stop.
-fn note_foreign(seen: &Observation, report: &mut ActionReport) {
+pub(crate) fn note_foreign(seen: &Observation, report: &mut ActionReport) {
     if !seen.is_disabled() {
         report.warn(format!(
             "sched_ext runs something autosa did not start ({seen})"
