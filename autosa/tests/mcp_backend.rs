@@ -527,3 +527,61 @@ async fn orphan_deaf_to_sigint_gets_sigkill() {
     assert!(no_process("scx_pair").await);
     mcp.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_server_that_keeps_dying_is_restarted_with_growing_backoff() {
+    let fx = Fixture::new();
+    // Every instance answers the list at start, then dies on the next call.
+    let mut config = fx.config("crash-after=1");
+    config.call_timeout = Duration::from_millis(500);
+    config.restart = BackoffConfig {
+        initial: Duration::from_millis(200),
+        max: Duration::from_secs(5),
+    };
+    let mut mcp = McpScheduler::start(config).await.unwrap();
+    // Waits before restarts: 200 ms, 400 ms, then 800 ms > the call timeout.
+    for generation in 1..=3 {
+        let err = mcp.list_schedulers().await.unwrap_err();
+        assert!(matches!(err, McpError::ServerGone), "{err:?}");
+        assert_eq!(mcp.generation(), generation);
+    }
+    let err = mcp.list_schedulers().await.unwrap_err();
+    match err {
+        McpError::RestartBackoff { retry_in } => {
+            assert!(retry_in > Duration::from_millis(500), "{retry_in:?}");
+            assert!(retry_in <= Duration::from_millis(800), "{retry_in:?}");
+        }
+        other => panic!("expected RestartBackoff, got {other:?}"),
+    }
+    assert_eq!(mcp.generation(), 3, "no restart while backing off");
+    tokio::time::sleep(Duration::from_millis(850)).await;
+    let err = mcp.list_schedulers().await.unwrap_err();
+    assert!(matches!(err, McpError::ServerGone), "{err:?}");
+    assert_eq!(mcp.generation(), 4);
+    mcp.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_silent_server_fails_the_handshake_in_time_and_is_killed() {
+    let fx = Fixture::new();
+    let marker = fx.dir.path().join("silent");
+    std::fs::write(&marker, "").unwrap();
+    let mut config = fx.config("normal");
+    // A "server" that never answers; the temp dir in its command line lets
+    // the fixture (and this test) find it.
+    config.command = PathBuf::from("tail");
+    config.args = vec!["-f".into(), marker.display().to_string()];
+    config.call_timeout = Duration::from_millis(400);
+    let t0 = Instant::now();
+    let err = McpScheduler::start(config).await.err().unwrap();
+    assert!(
+        matches!(&err, McpError::Handshake { detail, .. } if detail.contains("no answer")),
+        "{err:?}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !fx.processes().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(fx.processes().is_empty(), "silent server still alive");
+}
