@@ -242,10 +242,40 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?
         .block_on(async move {
-            let service = server.serve(rmcp::transport::stdio()).await?;
+            let (to_server, from_gate) = tokio::io::duplex(1 << 16);
+            tokio::spawn(handshake_gate(to_server));
+            let service = server.serve((from_gate, tokio::io::stdout())).await?;
             service.waiting().await?;
             anyhow::Ok(())
         })
+}
+
+/// Forwards stdin to the server, exiting like schedcp when the client does
+/// not start with `initialize` then `notifications/initialized`.
+async fn handshake_gate(mut to_server: tokio::io::DuplexStream) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut seen = 0usize;
+    while let Ok(Some(line)) = lines.next_line().await {
+        if seen < 2 {
+            let method = serde_json::from_str::<Value>(&line)
+                .ok()
+                .and_then(|m| m.get("method").and_then(Value::as_str).map(str::to_owned));
+            let expected = ["initialize", "notifications/initialized"][seen];
+            if method.as_deref() != Some(expected) {
+                eprintln!("autosa-fake-schedcp: expected {expected}, got {method:?}: exiting");
+                std::process::exit(2);
+            }
+            seen += 1;
+        }
+        let forwarded = async {
+            to_server.write_all(line.as_bytes()).await?;
+            to_server.write_all(b"\n").await
+        };
+        if forwarded.await.is_err() {
+            break;
+        }
+    }
 }
 
 impl ServerHandler for FakeServer {
