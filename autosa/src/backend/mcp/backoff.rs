@@ -56,7 +56,11 @@ impl Backoff {
 
     pub fn record_failure(&mut self, now: Instant) {
         self.failures = self.failures.saturating_add(1);
-        self.next_allowed = Some(now + self.delay_after(self.failures));
+        // An absurd configured maximum must not overflow the clock.
+        self.next_allowed = Some(
+            now.checked_add(self.delay_after(self.failures))
+                .unwrap_or(now),
+        );
     }
 
     pub fn record_success(&mut self) {

@@ -123,7 +123,9 @@ pub async fn wait_until(
         if done(&seen, elapsed) || elapsed >= deadline {
             return Ok((seen, elapsed));
         }
-        tokio::time::sleep(poll.min(deadline - elapsed)).await;
+        // A zero poll interval would spin.
+        let pause = poll.max(Duration::from_millis(1));
+        tokio::time::sleep(pause.min(deadline - elapsed)).await;
     }
 }
 
