@@ -7,6 +7,7 @@
 pub mod dry_run;
 pub mod eevdf;
 pub mod journal;
+pub mod mcp;
 pub mod scx;
 
 use serde::{Deserialize, Serialize};
