@@ -26,6 +26,8 @@ pub struct Config {
     pub eevdf: crate::backend::eevdf::config::EevdfConfig,
     /// The sched_ext backend: where scheduler binaries may come from, timeouts.
     pub scx: crate::backend::scx::ScxConfig,
+    /// The schedcp MCP server autosa drives with the mcp backend.
+    pub mcp: crate::backend::mcp::McpConfig,
 }
 
 /// Which backend acts, and where the daemon keeps its state.

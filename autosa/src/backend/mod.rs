@@ -95,6 +95,8 @@ pub enum BackendError {
     },
     #[error(transparent)]
     Scx(#[from] scx::ScxError),
+    #[error(transparent)]
+    Mcp(#[from] mcp::McpError),
     #[error("cannot write the scheduler state file {path}: {source}")]
     State {
         path: std::path::PathBuf,

@@ -2,6 +2,7 @@
 
 use crate::backend::dry_run::DryRun;
 use crate::backend::eevdf::EevdfBackend;
+use crate::backend::mcp::McpBackend;
 use crate::backend::scx::{ScxBackend, resolve_binary};
 use crate::backend::{Backend, BackendError};
 use crate::collect::sysfs::{ScxState, SysfsReader};
@@ -15,8 +16,6 @@ pub enum ChooseError {
          this one has none: use --backend eevdf (or auto)"
     )]
     NoSchedExt(&'static str),
-    #[error("the {0} backend is not built into this version of autosa: use --backend eevdf")]
-    NotBuilt(&'static str),
     #[error(transparent)]
     Backend(#[from] BackendError),
 }
@@ -83,10 +82,14 @@ pub fn build(
             Box::new(b)
         }
         BackendKind::Mcp => {
-            if !has_sched_ext(&sysfs) {
+            if !has_sched_ext(&SysfsReader::new(&config.mcp.sys_root)) {
                 return Err(ChooseError::NoSchedExt("mcp"));
             }
-            return Err(ChooseError::NotBuilt("mcp"));
+            let b = McpBackend::new(config.mcp.clone(), &config.daemon.state_dir)?;
+            for c in &b.recovered().changes {
+                tracing::warn!(what = %c.what, from = %c.from, to = %c.to, "restored after an unclean exit");
+            }
+            Box::new(b)
         }
         BackendKind::Auto => unreachable!("resolve() never returns Auto"),
     };

@@ -6,6 +6,7 @@
 //! `orphan` (stopping a lost scheduler), `backoff` (restart pacing, pure),
 //! `report` (what was done), `scheduler` (the orchestration).
 
+mod backend;
 pub mod backoff;
 mod client;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod report;
 mod scheduler;
 pub mod truth;
 
+pub use backend::McpBackend;
 pub use backoff::{Backoff, BackoffConfig};
 pub use config::McpConfig;
 pub use error::McpError;

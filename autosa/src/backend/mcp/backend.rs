@@ -1,0 +1,286 @@
+//! [`McpBackend`]: schedcp's MCP server behind the synchronous [`Backend`]
+//! trait. The server's word is never the truth: what runs is read from sysfs,
+//! and a scheduler that an autosa killed with SIGKILL left behind (the server
+//! dies with autosa, the scheduler may not) is stopped at the next start.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tokio::runtime::Handle;
+
+use super::truth::{self, Observation, ScxState};
+use super::{ActionReport, McpConfig, McpScheduler};
+use crate::backend::scx::{find_scheduler_processes, stop_orphan};
+use crate::backend::{
+    Applied, Backend, BackendError, Capability, Change, ForeignChange, Observed, Target,
+};
+use crate::policy::plan::{Plan, ScxChoice};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct RunningFile {
+    scheduler: String,
+    args: Vec<String>,
+}
+
+pub struct McpBackend {
+    sched: Option<McpScheduler>,
+    config: McpConfig,
+    rt: Handle,
+    state_file: PathBuf,
+    running: Option<ScxChoice>,
+    failure: Option<String>,
+    recovered: Applied,
+}
+
+impl McpBackend {
+    /// Spawns the MCP server (handshake, catalogue) on the current runtime,
+    /// after stopping a scheduler a previous autosa left running.
+    pub fn new(config: McpConfig, state_dir: &Path) -> Result<Self, BackendError> {
+        let rt = Handle::current();
+        let state_file = state_dir.join("mcp-running.json");
+        let recovered = tokio::task::block_in_place(|| rt.block_on(recover(&config, &state_file)))?;
+        let sched =
+            tokio::task::block_in_place(|| rt.block_on(McpScheduler::start(config.clone())))?;
+        tracing::info!(
+            schedulers = sched.catalogue().len(),
+            "schedcp MCP server ready"
+        );
+        Ok(Self {
+            sched: Some(sched),
+            config,
+            rt,
+            state_file,
+            running: None,
+            failure: None,
+            recovered,
+        })
+    }
+
+    pub fn recovered(&self) -> &Applied {
+        &self.recovered
+    }
+
+    /// Asks the server to stop what we run; confirmed in sysfs by the client.
+    fn stop_sched(&mut self) -> Result<ActionReport, super::McpError> {
+        let rt = self.rt.clone();
+        let sched = self
+            .sched
+            .as_mut()
+            .expect("the scheduler client lives until drop");
+        tokio::task::block_in_place(|| rt.block_on(sched.stop()))
+    }
+
+    fn record_running(&self, choice: Option<&ScxChoice>) -> Result<(), BackendError> {
+        let err = |source| BackendError::State {
+            path: self.state_file.clone(),
+            source,
+        };
+        match choice {
+            Some(c) => {
+                let f = RunningFile {
+                    scheduler: c.scheduler.clone(),
+                    args: c.args.clone(),
+                };
+                let tmp = self.state_file.with_extension("json.tmp");
+                std::fs::write(&tmp, serde_json::to_vec(&f).expect("plain data")).map_err(err)?;
+                std::fs::File::open(&tmp)
+                    .and_then(|f| f.sync_all())
+                    .map_err(err)?;
+                std::fs::rename(&tmp, &self.state_file).map_err(err)
+            }
+            None => match std::fs::remove_file(&self.state_file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(err(e)),
+                _ => Ok(()),
+            },
+        }
+    }
+}
+
+fn report_notes(report: &ActionReport, applied: &mut Applied) {
+    applied.notes.extend(report.warnings.iter().cloned());
+}
+
+/// Stops the scheduler recorded by a previous run when sysfs still shows it.
+async fn recover(config: &McpConfig, state_file: &Path) -> Result<Applied, BackendError> {
+    let mut applied = Applied::default();
+    let text = match std::fs::read(state_file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(applied),
+        Err(source) => {
+            return Err(BackendError::Read {
+                path: state_file.to_owned(),
+                source,
+            });
+        }
+    };
+    if let Ok(prev) = serde_json::from_slice::<RunningFile>(&text) {
+        if truth::observe(&config.sys_root)?.runs(&prev.scheduler) {
+            let procs =
+                find_scheduler_processes(&config.proc_root, &prev.scheduler).map_err(|source| {
+                    BackendError::Read {
+                        path: config.proc_root.clone(),
+                        source,
+                    }
+                })?;
+            for p in procs {
+                match stop_orphan(&config.proc_root, p.pid, config.kill_grace).await {
+                    Ok(_) => applied.changes.push(Change {
+                        what: "sched_ext scheduler".into(),
+                        from: format!("{} (pid {}, left by a previous run)", prev.scheduler, p.pid),
+                        to: "eevdf (kernel default)".into(),
+                    }),
+                    Err(e) => applied
+                        .notes
+                        .push(format!("could not stop {}: {e}", prev.scheduler)),
+                }
+            }
+        }
+    }
+    std::fs::remove_file(state_file).map_err(|source| BackendError::State {
+        path: state_file.to_owned(),
+        source,
+    })?;
+    Ok(applied)
+}
+
+impl Backend for McpBackend {
+    fn name(&self) -> &'static str {
+        "mcp"
+    }
+
+    fn describe_capabilities(&self) -> Vec<Capability> {
+        let catalogue = self
+            .sched
+            .as_ref()
+            .map(|s| s.catalogue().to_vec())
+            .unwrap_or_default();
+        catalogue
+            .into_iter()
+            .map(|e| Capability {
+                available: true,
+                detail: format!(
+                    "offered by schedcp{}",
+                    if e.production_ready {
+                        " (production ready)"
+                    } else {
+                        ""
+                    }
+                ),
+                name: e.name,
+            })
+            .collect()
+    }
+
+    fn observe(&mut self) -> Result<Observed, BackendError> {
+        let seen: Observation = truth::observe(&self.config.sys_root)?;
+        if let Some(ours) = self.running.clone() {
+            if seen.no_longer_runs(&ours.scheduler) {
+                self.failure = Some(format!(
+                    "{} is no longer running ({seen}): it exited or sched_ext ejected it",
+                    ours.scheduler
+                ));
+                self.running = None;
+                self.record_running(None)?;
+                // The client still tracks the execution; forget it.
+                let _ = self.stop_sched();
+            }
+        }
+        let scheduler = match (&seen.state, &seen.ops) {
+            (ScxState::Enabled, Some(ops)) => format!("sched_ext:{ops}"),
+            (ScxState::Disabled | ScxState::Absent, _) => "eevdf".to_owned(),
+            (ScxState::Other(s), _) => format!("sched_ext:{s}"),
+            (ScxState::Enabled, None) => "sched_ext".to_owned(),
+        };
+        let mut foreign = Vec::new();
+        let ours = self.running.as_ref().map(|c| c.scheduler.as_str());
+        if seen.state == ScxState::Enabled
+            && !ours.is_some_and(|s| seen.runs(s))
+            && self.failure.is_none()
+        {
+            foreign.push(ForeignChange {
+                target: Target::Scheduler,
+                what: "the sched_ext scheduler".into(),
+                expected: ours.unwrap_or("eevdf (none)").to_owned(),
+                found: seen.ops.clone().unwrap_or_default(),
+            });
+        }
+        Ok(Observed { scheduler, foreign })
+    }
+
+    fn apply(&mut self, plan: &Plan) -> Result<Applied, BackendError> {
+        let mut applied = Applied::default();
+        match &plan.scx {
+            Some(choice) if self.running.as_ref() == Some(choice) => {}
+            Some(choice) => {
+                let from = self
+                    .running
+                    .as_ref()
+                    .map_or("eevdf (kernel default)".to_owned(), |c| c.scheduler.clone());
+                let report = {
+                    let rt = self.rt.clone();
+                    let sched = self
+                        .sched
+                        .as_mut()
+                        .expect("the scheduler client lives until drop");
+                    tokio::task::block_in_place(|| {
+                        rt.block_on(sched.run(&choice.scheduler, &choice.args))
+                    })?
+                };
+                report_notes(&report, &mut applied);
+                self.record_running(Some(choice))?;
+                applied.changes.push(Change {
+                    what: "sched_ext scheduler (through schedcp)".into(),
+                    from,
+                    to: format!("{} {}", choice.scheduler, choice.args.join(" "))
+                        .trim_end()
+                        .to_owned(),
+                });
+                self.running = Some(choice.clone());
+            }
+            None => {
+                if let Some(old) = self.running.take() {
+                    let report = self.stop_sched()?;
+                    report_notes(&report, &mut applied);
+                    self.record_running(None)?;
+                    applied.changes.push(Change {
+                        what: "sched_ext scheduler (through schedcp)".into(),
+                        from: old.scheduler,
+                        to: "eevdf (kernel default)".into(),
+                    });
+                }
+            }
+        }
+        Ok(applied)
+    }
+
+    fn restore(&mut self) -> Result<Applied, BackendError> {
+        let mut plan_none = Applied::default();
+        if let Some(old) = self.running.take() {
+            let report = self.stop_sched()?;
+            report_notes(&report, &mut plan_none);
+            self.record_running(None)?;
+            plan_none.changes.push(Change {
+                what: "sched_ext scheduler (through schedcp)".into(),
+                from: old.scheduler,
+                to: "eevdf (kernel default)".into(),
+            });
+        }
+        Ok(plan_none)
+    }
+
+    fn resume(&mut self, _target: Option<&Target>) {}
+
+    fn take_failure(&mut self) -> Option<String> {
+        self.failure.take()
+    }
+}
+
+impl Drop for McpBackend {
+    fn drop(&mut self) {
+        // rmcp's child guard must be dropped inside the runtime.
+        if let Some(s) = self.sched.take() {
+            let rt = self.rt.clone();
+            tokio::task::block_in_place(|| rt.block_on(s.shutdown()));
+        }
+    }
+}
