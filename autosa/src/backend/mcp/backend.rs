@@ -113,26 +113,26 @@ async fn recover(config: &McpConfig, state_file: &Path) -> Result<Applied, Backe
             });
         }
     };
-    if let Ok(prev) = serde_json::from_slice::<RunningFile>(&text) {
-        if truth::observe(&config.sys_root)?.runs(&prev.scheduler) {
-            let procs =
-                find_scheduler_processes(&config.proc_root, &prev.scheduler).map_err(|source| {
-                    BackendError::Read {
-                        path: config.proc_root.clone(),
-                        source,
-                    }
-                })?;
-            for p in procs {
-                match stop_orphan(&config.proc_root, p.pid, config.kill_grace).await {
-                    Ok(_) => applied.changes.push(Change {
-                        what: "sched_ext scheduler".into(),
-                        from: format!("{} (pid {}, left by a previous run)", prev.scheduler, p.pid),
-                        to: "eevdf (kernel default)".into(),
-                    }),
-                    Err(e) => applied
-                        .notes
-                        .push(format!("could not stop {}: {e}", prev.scheduler)),
+    if let Ok(prev) = serde_json::from_slice::<RunningFile>(&text)
+        && truth::observe(&config.sys_root)?.runs(&prev.scheduler)
+    {
+        let procs =
+            find_scheduler_processes(&config.proc_root, &prev.scheduler).map_err(|source| {
+                BackendError::Read {
+                    path: config.proc_root.clone(),
+                    source,
                 }
+            })?;
+        for p in procs {
+            match stop_orphan(&config.proc_root, p.pid, config.kill_grace).await {
+                Ok(_) => applied.changes.push(Change {
+                    what: "sched_ext scheduler".into(),
+                    from: format!("{} (pid {}, left by a previous run)", prev.scheduler, p.pid),
+                    to: "eevdf (kernel default)".into(),
+                }),
+                Err(e) => applied
+                    .notes
+                    .push(format!("could not stop {}: {e}", prev.scheduler)),
             }
         }
     }
@@ -173,17 +173,17 @@ impl Backend for McpBackend {
 
     fn observe(&mut self) -> Result<Observed, BackendError> {
         let seen: Observation = truth::observe(&self.config.sys_root)?;
-        if let Some(ours) = self.running.clone() {
-            if seen.no_longer_runs(&ours.scheduler) {
-                self.failure = Some(format!(
-                    "{} is no longer running ({seen}): it exited or sched_ext ejected it",
-                    ours.scheduler
-                ));
-                self.running = None;
-                self.record_running(None)?;
-                // The client still tracks the execution; forget it.
-                let _ = self.stop_sched();
-            }
+        if let Some(ours) = self.running.clone()
+            && seen.no_longer_runs(&ours.scheduler)
+        {
+            self.failure = Some(format!(
+                "{} is no longer running ({seen}): it exited or sched_ext ejected it",
+                ours.scheduler
+            ));
+            self.running = None;
+            self.record_running(None)?;
+            // The client still tracks the execution; forget it.
+            let _ = self.stop_sched();
         }
         let scheduler = match (&seen.state, &seen.ops) {
             (ScxState::Enabled, Some(ops)) => format!("sched_ext:{ops}"),
