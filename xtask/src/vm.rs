@@ -141,5 +141,47 @@ fn prepare(cache: &Cache, resolve_latest: bool) -> Result<Kernel> {
     cmd::step("3/5 virtme-ng", || tools::virtme_ng(cache))?;
     cmd::step("4/5 virtiofsd", || tools::virtiofsd(cache))?;
     cmd::step("5/5 scx schedulers", || tools::schedulers(cache))?;
+    print_versions(cache, &kernel);
     Ok(kernel)
+}
+
+/// What the VM is made of, as the tools themselves report it.
+fn print_versions(cache: &Cache, kernel: &Kernel) {
+    let first_line = |program: PathBuf, arg: &str| {
+        std::process::Command::new(&program)
+            .arg(arg)
+            .output()
+            .ok()
+            .and_then(|o| {
+                let out = String::from_utf8_lossy(&o.stdout).into_owned();
+                out.lines().next().map(str::trim).map(String::from)
+            })
+            .unwrap_or_else(|| format!("{} did not report a version", program.display()))
+    };
+    println!("versions:");
+    println!(
+        "    kernel      {} (Debian {})",
+        kernel.release,
+        cache
+            .stamp(&format!("kernel-{}", kernel.release))
+            .unwrap_or_default()
+    );
+    println!(
+        "    qemu        {}",
+        first_line("qemu-system-x86_64".into(), "--version")
+    );
+    println!(
+        "    virtme-ng   {}",
+        first_line(tools::vng(cache), "--version")
+    );
+    println!(
+        "    virtiofsd   {}",
+        first_line(cache.bin_dir().join("virtiofsd"), "--version")
+    );
+    for (name, _) in tools::SCHEDULERS {
+        println!(
+            "    {name:<11} {}",
+            first_line(cache.bin_dir().join(name), "--version")
+        );
+    }
 }
