@@ -15,7 +15,7 @@ mod tools;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Args as ClapArgs, Subcommand};
 
 use cache::Cache;
@@ -42,15 +42,27 @@ struct Machine {
     /// Seconds before the VM (QEMU included) is killed; TCG boots in 15–40 s.
     #[arg(long)]
     timeout: Option<u64>,
+    /// A host directory the guest may write to, at the same path (repeatable).
+    #[arg(long = "rwdir", value_name = "DIR")]
+    rwdirs: Vec<PathBuf>,
 }
 
 impl Machine {
-    fn options(&self, default_timeout: u64) -> run::VmOptions {
-        run::VmOptions {
+    fn options(&self, default_timeout: u64) -> Result<run::VmOptions> {
+        let rwdirs = self
+            .rwdirs
+            .iter()
+            .map(|d| {
+                std::fs::canonicalize(d)
+                    .with_context(|| format!("--rwdir {}: create the directory first", d.display()))
+            })
+            .collect::<Result<_>>()?;
+        Ok(run::VmOptions {
             cpus: self.cpus,
             memory: self.memory.clone(),
             timeout: Duration::from_secs(self.timeout.unwrap_or(default_timeout)),
-        }
+            rwdirs,
+        })
     }
 }
 
@@ -97,7 +109,7 @@ pub fn run(args: Args) -> Result<()> {
             let code = run::boot(
                 &cache,
                 &kernel,
-                &machine.options(600),
+                &machine.options(600)?,
                 &dir,
                 &line.join(" "),
             )?;
@@ -120,7 +132,7 @@ pub fn run(args: Args) -> Result<()> {
                 update_fixtures,
                 script_timeout,
             };
-            suite::run(&cache, &kernel, &machine.options(1200), &opts)
+            suite::run(&cache, &kernel, &machine.options(1200)?, &opts)
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct VmOptions {
     pub cpus: u32,
     pub memory: String,
     pub timeout: Duration,
+    /// Further host directories the guest may write to (same path inside).
+    pub rwdirs: Vec<PathBuf>,
 }
 
 /// Run directories kept for inspection (logs, captured files); older ones are deleted.
@@ -64,8 +66,12 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Host variables handed on to the guest command when set.
+const PASSED_ENV: &[&str] = &["CI", "RUST_LOG", "RUST_BACKTRACE"];
+
 /// Boots the VM, runs `script` (shell text) as root inside it from the workspace root, streams
-/// its output and returns its exit code.
+/// its output and returns its exit code. The script sees `AUTOSA_VM_BIN` (cached schedulers),
+/// `AUTOSA_VM_OUT` (the run directory, written back to the host) and `AUTOSA_WORKSPACE`.
 pub fn boot(
     cache: &Cache,
     kernel: &Kernel,
@@ -80,19 +86,24 @@ pub fn boot(
         "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         cache.bin_dir().display()
     );
-    fs::write(
-        &guest_script,
-        format!(
-            "# Written by `cargo xtask vm`; runs inside the guest.\n\
-             export PATH={path}\n\
-             cd {ws} || exit 1\n\
-             {script}\n\
-             echo $? > {exit}\n",
-            path = shell_quote(&path),
-            ws = shell_quote(&workspace_root().to_string_lossy()),
-            exit = shell_quote(&exit_file.to_string_lossy()),
-        ),
-    )?;
+    let q = |p: &Path| shell_quote(&p.to_string_lossy());
+    let mut text = String::from("# Written by `cargo xtask vm`; runs inside the guest.\n");
+    text.push_str(&format!("export PATH={}\n", shell_quote(&path)));
+    text.push_str(&format!("export AUTOSA_VM_BIN={}\n", q(&cache.bin_dir())));
+    text.push_str(&format!("export AUTOSA_VM_OUT={}\n", q(run_dir)));
+    text.push_str(&format!(
+        "export AUTOSA_WORKSPACE={}\n",
+        q(&workspace_root())
+    ));
+    for name in PASSED_ENV {
+        if let Ok(value) = std::env::var(name) {
+            text.push_str(&format!("export {name}={}\n", shell_quote(&value)));
+        }
+    }
+    text.push_str(&format!("cd {} || exit 1\n", q(&workspace_root())));
+    text.push_str(script);
+    text.push_str(&format!("\necho $? > {}\n", q(&exit_file)));
+    fs::write(&guest_script, text)?;
 
     // virtme-ng calls virtme-run and virtiofsd through PATH.
     let host_path = std::env::var_os("PATH").unwrap_or_default();
@@ -110,6 +121,11 @@ pub fn boot(
         .arg("--memory")
         .arg(&opts.memory)
         .arg(format!("--rwdir={}", run_dir.display()))
+        .args(
+            opts.rwdirs
+                .iter()
+                .map(|d| format!("--rwdir={}", d.display())),
+        )
         .arg("--cwd")
         .arg(workspace_root())
         .arg("--exec")

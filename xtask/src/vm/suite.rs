@@ -1,10 +1,9 @@
 //! `cargo xtask vm test`: every `tests/vm/*.sh` run inside one VM boot, each reported.
 //!
 //! A test script prints one line per check, `ok - …`, `not ok - …` or `skip - …`, and exits
-//! non-zero when a check failed. Scripts get their environment from the generated suite
-//! script: `AUTOSA_BIN` (the release binary built on the host, empty when there is none),
-//! `AUTOSA_VM_BIN` (cached schedulers), `AUTOSA_VM_OUT` (writable, comes back to the host),
-//! `AUTOSA_WORKSPACE`, `CI` when set on the host.
+//! non-zero when a check failed. Scripts see `AUTOSA_BIN` (the release binary built on the
+//! host, empty when there is none), `AUTOSA_VM_BIN` (cached schedulers), `AUTOSA_VM_OUT`
+//! (writable, comes back to the host), `AUTOSA_WORKSPACE`, and `CI` when set on the host.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -85,24 +84,16 @@ fn build_autosa() -> Result<Option<PathBuf>> {
 }
 
 fn suite_script(
-    cache: &Cache,
     out: &Path,
     autosa: Option<&Path>,
     scripts: &[PathBuf],
     opts: &SuiteOptions,
 ) -> String {
     let q = |p: &Path| shell_quote(&p.to_string_lossy());
-    let mut s = String::new();
-    s.push_str(&format!(
-        "export AUTOSA_VM_BIN={}\nexport AUTOSA_VM_OUT={}\nexport AUTOSA_WORKSPACE={}\nexport AUTOSA_BIN={}\n",
-        q(&cache.bin_dir()),
-        q(out),
-        q(&workspace_root()),
-        autosa.map(q).unwrap_or_else(|| "''".into()),
-    ));
-    if std::env::var_os("CI").is_some() {
-        s.push_str("export CI=1\n");
-    }
+    let mut s = format!(
+        "export AUTOSA_BIN={}\n",
+        autosa.map(q).unwrap_or_else(|| "''".into())
+    );
     if opts.update_fixtures {
         s.push_str("export AUTOSA_UPDATE_FIXTURES=1\n");
     }
@@ -255,7 +246,7 @@ pub fn run(cache: &Cache, kernel: &Kernel, vm: &VmOptions, opts: &SuiteOptions) 
         None => println!("no autosa binary: scripts that need it see AUTOSA_BIN empty"),
     }
     let out = run::new_run_dir(cache, "test")?;
-    let script = suite_script(cache, &out, autosa.as_deref(), &scripts, opts);
+    let script = suite_script(&out, autosa.as_deref(), &scripts, opts);
     let code = run::boot(cache, kernel, vm, &out, &script)?;
     if code != 0 {
         bail!(
