@@ -5,6 +5,7 @@
 //! status comes back through a file there: virtme-ng's own status passing is not relied on.
 
 use std::fs;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -133,7 +134,11 @@ pub fn boot(
             "sh {}",
             shell_quote(&guest_script.to_string_lossy())
         ))
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        // QEMU reopens /proc/self/fd/1 with O_TRUNC: handed a log file, it would wipe what
+        // came before. Give it pipes and relay them.
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     println!(
         "booting {} under QEMU TCG ({} vCPUs, {}, timeout {} s); run dir {}",
         kernel.release,
@@ -149,6 +154,11 @@ pub fn boot(
             tools::vng(cache).display()
         )
     })?;
+    let console = run_dir.join("console.log");
+    let relays = [
+        relay(child.stdout.take(), std::io::stdout(), &console)?,
+        relay(child.stderr.take(), std::io::stderr(), &console)?,
+    ];
     let deadline = start + opts.timeout;
     let status = loop {
         if let Some(status) = child.try_wait()? {
@@ -165,6 +175,10 @@ pub fn boot(
         }
         std::thread::sleep(Duration::from_millis(100));
     };
+    // The pipes close when the last process holding them (QEMU, virtiofsd) has gone.
+    for r in relays {
+        let _ = r.join();
+    }
     println!(
         "VM exited after {:.1} s ({status})",
         start.elapsed().as_secs_f64()
@@ -179,6 +193,27 @@ pub fn boot(
     code.trim()
         .parse()
         .with_context(|| format!("unreadable exit code {:?} in {}", code, exit_file.display()))
+}
+
+/// Copies a child's output to ours as it comes, and appends it to `log`.
+fn relay(
+    from: Option<impl Read + Send + 'static>,
+    mut to: impl Write + Send + 'static,
+    log: &Path,
+) -> Result<std::thread::JoinHandle<()>> {
+    let mut from = from.context("child output was not piped")?;
+    let mut log = fs::OpenOptions::new().create(true).append(true).open(log)?;
+    Ok(std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let _ = to.write_all(&buf[..n]);
+            let _ = to.flush();
+            let _ = log.write_all(&buf[..n]);
+        }
+    }))
 }
 
 /// SIGKILL to `pid` and every process below it (virtme-ng, QEMU, virtiofsd), children first
