@@ -23,10 +23,15 @@ scx_cycle() {
     if state_is enabled; then
         ok "$name: state enabled after ${WAITED_MS} ms"
     else
-        not_ok "$name: state not enabled within ${limit} s (state '$(scx_state)'); its log:"
+        if kill -0 "$pid" 2>/dev/null; then
+            not_ok "$name: state not enabled within ${limit} s (state '$(scx_state)'); its log:"
+            kill -INT "$pid" 2>/dev/null
+            wait "$pid" 2>/dev/null
+        else
+            wait "$pid"
+            not_ok "$name: exited with $? after ${WAITED_MS} ms without enabling sched_ext; its log:"
+        fi
         tail -n 20 "$log" | sed 's/^/    /'
-        kill -INT "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
         trap - EXIT INT TERM
         return
     fi
