@@ -62,6 +62,7 @@ impl Machine {
             memory: self.memory.clone(),
             timeout: Duration::from_secs(self.timeout.unwrap_or(default_timeout)),
             rwdirs,
+            rodirs: Vec::new(),
         })
     }
 }
@@ -132,7 +133,7 @@ pub fn run(args: Args) -> Result<()> {
                 update_fixtures,
                 script_timeout,
             };
-            suite::run(&cache, &kernel, &machine.options(1200)?, &opts)
+            suite::run(&cache, &kernel, machine.options(1200)?, &opts)
         }
     }
 }

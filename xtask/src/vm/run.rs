@@ -23,6 +23,10 @@ pub struct VmOptions {
     pub timeout: Duration,
     /// Further host directories the guest may write to (same path inside).
     pub rwdirs: Vec<PathBuf>,
+    /// Host directories shared read-only at the same path. Needed for anything under the
+    /// paths virtme-ng covers with a tmpfs in the guest (/var/cache, /var/tmp, /var/log,
+    /// /var/lib/apt): the default cache /var/cache/autosa-vm is one of them.
+    pub rodirs: Vec<PathBuf>,
 }
 
 /// Run directories kept for inspection (logs, captured files); older ones are deleted.

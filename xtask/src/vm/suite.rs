@@ -126,12 +126,20 @@ pub struct ScriptResult {
 
 impl ScriptResult {
     /// A script passes when it exited 0, reported no failed check and at least one check.
-    /// Under CI a skipped check is a failure.
+    /// A skipped check (missing prerequisite) is allowed, except under CI.
     pub fn ok(&self, ci: bool) -> bool {
         self.exit == Some(0)
             && self.failed.is_empty()
-            && !self.passed.is_empty()
+            && !(self.passed.is_empty() && self.skipped.is_empty())
             && (!ci || self.skipped.is_empty())
+    }
+
+    fn verdict(&self, ci: bool) -> &'static str {
+        match (self.ok(ci), self.passed.is_empty()) {
+            (false, _) => "FAIL",
+            (true, true) => "SKIP",
+            (true, false) => "PASS",
+        }
     }
 }
 
@@ -184,7 +192,7 @@ fn report(kernel: &Kernel, results: &[ScriptResult], ci: bool) -> bool {
             .map_or("did not finish".to_string(), |c| format!("exit {c}"));
         println!(
             "  {} {} ({exit}; {} passed, {} failed, {} skipped)",
-            if ok { "PASS" } else { "FAIL" },
+            r.verdict(ci),
             r.name,
             r.passed.len(),
             r.failed.len(),
@@ -202,7 +210,7 @@ fn report(kernel: &Kernel, results: &[ScriptResult], ci: bool) -> bool {
                 if ci { "SKIP=FAIL (CI)" } else { "skipped" }
             );
         }
-        if r.passed.is_empty() && r.exit == Some(0) {
+        if r.passed.is_empty() && r.skipped.is_empty() && r.exit == Some(0) {
             println!("      FAILED  the script reported no check");
         }
     }
@@ -234,7 +242,7 @@ fn update_fixtures(out: &Path, kernel: &Kernel) -> Result<()> {
     Ok(())
 }
 
-pub fn run(cache: &Cache, kernel: &Kernel, vm: &VmOptions, opts: &SuiteOptions) -> Result<()> {
+pub fn run(cache: &Cache, kernel: &Kernel, mut vm: VmOptions, opts: &SuiteOptions) -> Result<()> {
     let scripts = scripts(opts.filter.as_deref())?;
     let autosa = if opts.no_build {
         None
@@ -245,9 +253,13 @@ pub fn run(cache: &Cache, kernel: &Kernel, vm: &VmOptions, opts: &SuiteOptions) 
         Some(bin) => println!("autosa binary for the guest: {}", bin.display()),
         None => println!("no autosa binary: scripts that need it see AUTOSA_BIN empty"),
     }
+    if let Some(dir) = autosa.as_deref().and_then(Path::parent) {
+        // Visible in the guest even if the target directory sits under a guest tmpfs.
+        vm.rodirs.push(dir.to_path_buf());
+    }
     let out = run::new_run_dir(cache, "test")?;
     let script = suite_script(&out, autosa.as_deref(), &scripts, opts);
-    let code = run::boot(cache, kernel, vm, &out, &script)?;
+    let code = run::boot(cache, kernel, &vm, &out, &script)?;
     if code != 0 {
         bail!(
             "the suite script itself failed in the guest (exit {code}); logs in {}",
@@ -297,5 +309,8 @@ mod tests {
         let r = parse_result("a", Some(0), "ok - x\nskip - y\n");
         assert!(r.ok(false));
         assert!(!r.ok(true));
+        let only_skipped = parse_result("a", Some(0), "skip - y\n");
+        assert_eq!(only_skipped.verdict(false), "SKIP");
+        assert_eq!(only_skipped.verdict(true), "FAIL");
     }
 }
