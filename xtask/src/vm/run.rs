@@ -179,9 +179,11 @@ pub fn boot(
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    // The pipes close when the last process holding them (QEMU, virtiofsd) has gone.
-    for r in relays {
-        let _ = r.join();
+    // The pipes close when the last process holding them (QEMU, virtiofsd) has gone; do not
+    // hang on a straggler that keeps one open.
+    let drained = Instant::now() + Duration::from_secs(10);
+    while relays.iter().any(|r| !r.is_finished()) && Instant::now() < drained {
+        std::thread::sleep(Duration::from_millis(50));
     }
     println!(
         "VM exited after {:.1} s ({status})",
