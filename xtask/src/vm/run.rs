@@ -131,6 +131,12 @@ pub fn boot(
                 .iter()
                 .map(|d| format!("--rwdir={}", d.display())),
         )
+        .arg(format!("--rodir={}", cache.bin_dir().display()))
+        .args(
+            opts.rodirs
+                .iter()
+                .map(|d| format!("--rodir={}", d.display())),
+        )
         .arg("--cwd")
         .arg(workspace_root())
         .arg("--exec")
