@@ -275,6 +275,29 @@ mod tests {
     }
 
     #[test]
+    fn the_backports_source_is_gone_after_use() {
+        let dir = std::env::temp_dir().join(format!("autosa-vm-apt-{}", std::process::id()));
+        let cache = Cache::open(Some(dir.clone())).unwrap();
+        let sources = {
+            let apt = PrivateApt::new(&cache).unwrap();
+            let cmd = apt.command("apt-get");
+            let args: Vec<_> = cmd
+                .get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            // Only the private source and lists are used, never the host's.
+            assert!(args.contains(&"Dir::Etc::SourceParts=/nonexistent".to_string()));
+            assert!(args.iter().any(
+                |a| a.starts_with("Dir::State::Lists=") && a.contains(&*dir.to_string_lossy())
+            ));
+            assert!(apt.sources.is_file());
+            apt.sources.clone()
+        };
+        assert!(!sources.exists());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn meta_package_without_image_is_an_error() {
         assert!(parse_meta("Version: 1\nDepends: foo\n").is_err());
     }
