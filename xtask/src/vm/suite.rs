@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use super::cache::Cache;
 use super::cmd;
 use super::kernel::Kernel;
-use super::run::{self, VmOptions, shell_quote};
+use super::run::{self, VmOptions, shell_quote, workspace_root};
 
 pub struct SuiteOptions {
     /// Only scripts whose file name contains this.
@@ -25,13 +25,6 @@ pub struct SuiteOptions {
     pub update_fixtures: bool,
     /// Per-script limit inside the guest, in seconds.
     pub script_timeout: u64,
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives inside the workspace")
-        .to_path_buf()
 }
 
 fn scripts(filter: Option<&str>) -> Result<Vec<PathBuf>> {
