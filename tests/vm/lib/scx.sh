@@ -16,7 +16,8 @@ scx_cycle() {
     log=${AUTOSA_VM_OUT:-/tmp}/$name.log
     "$bin" > "$log" 2>&1 &
     pid=$!
-    trap 'kill -INT $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT INT TERM
+    trap 'kill -INT $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
+    trap 'exit 130' INT TERM # exit runs the EXIT trap
 
     alive_or_enabled() { state_is enabled || ! kill -0 "$pid" 2>/dev/null; }
     wait_until "$limit" alive_or_enabled
