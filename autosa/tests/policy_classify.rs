@@ -364,7 +364,7 @@ fn confidence_rises_with_more_intervals() {
 
 #[test]
 fn confidence_rises_with_a_stronger_signal() {
-    let weak = steady(quiet().busy(0.1).iowait(0.15).psi_io(0.2), 8);
+    let weak = steady(quiet().busy(0.1).iowait(0.08).psi_io(0.12), 8);
     let strong = steady(quiet().busy(0.1).iowait(0.4).psi_io(0.4), 8);
     let (w, s) = (&last(&weak).classification, &last(&strong).classification);
     assert_eq!(w.class, WorkloadClass::IoBound);

@@ -125,10 +125,12 @@ pub fn score(f: &Features, cfg: &PolicyConfig) -> (ClassScores, Signals, TaskRol
             t.runq_p99_ns.at(f.runq_p99_ns),
         )
     } else {
+        // A synchronous I/O costs about two switches (sleep, wake): switches
+        // the block I/O explains are not evidence of latency-sensitive work.
+        let unexplained = (f.context_switches_per_sec - 2.0 * f.iops).max(0.0);
         (
             cpu_load,
-            t.context_switches_per_cpu
-                .at(f.context_switches_per_sec / nr_cpus),
+            t.context_switches_per_cpu.at(unexplained / nr_cpus),
             0.0,
         )
     };
@@ -173,7 +175,9 @@ pub fn score(f: &Features, cfg: &PolicyConfig) -> (ClassScores, Signals, TaskRol
         latency_sensitive: latency * light * (1.0 - io) * not_mem,
         io_bound: io * (1.0 - 0.7 * memory),
         memory_bound: memory,
-        mixed: saturation * latency * (0.75 + 0.25 * contention) * not_mem * (1.0 - 0.5 * io),
+        // Under a strong I/O stall the frequent wakers are mostly I/O
+        // waiters: I/O explains them better than latency-sensitive work.
+        mixed: saturation * latency * (0.75 + 0.25 * contention) * not_mem * (1.0 - io),
     };
     (scores, signals, roles)
 }
