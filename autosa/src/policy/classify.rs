@@ -119,7 +119,7 @@ pub fn score(f: &Features, cfg: &PolicyConfig) -> (ClassScores, Signals, TaskRol
         t.cpu_busy.at(f.cpu_busy) * (0.6 + 0.4 * t.runnable_per_cpu.at(f.runnable_per_cpu));
     let (saturation, latency, contention) = if f.has_sched {
         (
-            cpu_load * t.hog_share.at(roles.hog_cpu() / nr_cpus),
+            cpu_load * t.hog_share.at(roles.hog_demand() / nr_cpus),
             t.latency_wakeups_per_sec
                 .at(roles.latency_wakeups_per_sec()),
             t.runq_p99_ns.at(f.runq_p99_ns),
