@@ -243,8 +243,12 @@ fn headline(class: WorkloadClass, f: &Features, roles: &TaskRoles) -> String {
             f.runnable_per_cpu
         ),
         WorkloadClass::Mixed if f.has_sched => format!(
-            "p99 run-queue delay {} over {} tasks waking {}/s while {} tasks use {} CPU",
-            ns(f.runq_p99_ns),
+            "{} {} tasks waking {}/s while {} tasks use {} CPU",
+            if f.runq_p99_ns > 0.0 {
+                format!("p99 run-queue delay {} over", ns(f.runq_p99_ns))
+            } else {
+                "no run-queue latency histogram;".to_string()
+            },
             roles.latency.len(),
             rate(roles.latency_wakeups_per_sec()),
             roles.hogs.len(),

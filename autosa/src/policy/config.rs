@@ -159,7 +159,9 @@ pub struct Thresholds {
 impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
-            idle_busy: Ramp::new(0.05, 0.30),
+            // Up to ~15 % busy is background; by 60 % something real runs. Between,
+            // with no other class matching, "idle" (nothing to tune) fades out.
+            idle_busy: Ramp::new(0.15, 0.60),
             cpu_busy: Ramp::new(0.50, 0.90),
             runnable_per_cpu: Ramp::new(0.75, 1.5),
             hog_share: Ramp::new(0.25, 0.75),
