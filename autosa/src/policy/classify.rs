@@ -146,9 +146,14 @@ pub fn score(f: &Features, cfg: &PolicyConfig) -> (ClassScores, Signals, TaskRol
     };
     // Major faults alone can be plain file reads through mmap (that is I/O);
     // they count fully only with stall or shortage evidence.
+    // Reclaim comes in bursts (measured here: 0–24 % stall from one second to
+    // the next under steady thrash); the kernel's own 10 s average holds the
+    // signal between bursts. It also lingers ~10 s after the pressure ends,
+    // which is harmless: memory_bound's plan is to change nothing.
+    let memory_stall = f.psi.memory_some.max(f.psi.memory_some_avg10);
     let memory = t
         .psi_memory_some
-        .at(f.psi.memory_some)
+        .at(memory_stall)
         .max(
             t.swap_pages_per_sec
                 .at(f.swap_in_pages_per_sec + f.swap_out_pages_per_sec),
