@@ -360,6 +360,22 @@ fn io_bound_and_idle_differ_by_the_io_stall() {
 }
 
 #[test]
+fn when_no_class_fits_nothing_changes() {
+    // Measured: 76 % busy from other work without hogs, one virtiofsd waking
+    // 205/s. Every score is near 0; the weak latency signal must not win.
+    let d = steady(quiet().busy(0.76).sleeper(17298, "virtiofsd", 205.0), 8);
+    let c = &last(&d).classification;
+    assert_eq!(c.class, WorkloadClass::Idle, "{:?}", c.scores);
+    assert!(
+        c.reasons[0].starts_with("no class fits clearly"),
+        "{}",
+        c.reasons[0]
+    );
+    assert!(c.confidence < 0.1);
+    assert!(last(&d).recommendation.plan.scx.is_none());
+}
+
+#[test]
 fn memory_pressure_wins_over_the_io_it_causes() {
     // Page-cache thrash: memory stall plus the re-reads it causes.
     let d = steady(memory_bound(), 8);

@@ -350,11 +350,22 @@ fn evidence(roles: &TaskRoles) -> Evidence {
     }
 }
 
+/// The best-scoring class; Idle ("nothing to tune") when no class reaches
+/// `thresholds.min_class_score`: weak evidence must not drive a switch.
+fn best_class(scores: &ClassScores, cfg: &PolicyConfig) -> WorkloadClass {
+    let (best, score) = scores.ranked()[0];
+    if score < cfg.thresholds.min_class_score {
+        WorkloadClass::Idle
+    } else {
+        best
+    }
+}
+
 /// Classify one set of (smoothed) features on its own, without hold-down.
 /// `samples` is how many intervals the smoothing has seen.
 pub fn classify(f: &Features, samples: u64, cfg: &PolicyConfig) -> Classification {
     let (scores, signals, roles) = score(f, cfg);
-    let class = scores.ranked()[0].0;
+    let class = best_class(&scores, cfg);
     build(class, f, samples, cfg, scores, signals, &roles, None)
 }
 
@@ -369,8 +380,17 @@ fn build(
     roles: &TaskRoles,
     held_against: Option<(WorkloadClass, u32)>,
 ) -> Classification {
-    let mut reasons = vec![headline(class, f, roles)];
     let ranked = scores.ranked();
+    let mut reasons = vec![headline(class, f, roles)];
+    if class == WorkloadClass::Idle && ranked[0].1 < cfg.thresholds.min_class_score {
+        reasons[0] = format!(
+            "no class fits clearly (best: {} at {:.2}, below {:.2}): nothing to change; CPU busy {}",
+            ranked[0].0,
+            ranked[0].1,
+            cfg.thresholds.min_class_score,
+            pct(f.cpu_busy)
+        );
+    }
     if let Some((cand, n)) = held_against {
         reasons.push(format!(
             "kept {class}: {cand} scored higher for {n} of the {} intervals needed \
@@ -441,7 +461,7 @@ impl Classifier {
     /// Classify the next interval's smoothed features.
     pub fn update(&mut self, f: &Features, samples: u64, cfg: &PolicyConfig) -> Classification {
         let (scores, signals, roles) = score(f, cfg);
-        let best = scores.ranked()[0].0;
+        let best = best_class(&scores, cfg);
         let (chosen, held) = match self.current {
             None => (best, None),
             Some(cur) if cur == best => {

@@ -154,6 +154,9 @@ pub struct Thresholds {
     pub swap_pages_per_sec: Ramp,
     /// Memory *used* fraction (1 − available/total); only very high counts.
     pub memory_used: Ramp,
+    /// Below this best score no class fits: the result is Idle (nothing to
+    /// change), with the low confidence it deserves.
+    pub min_class_score: f64,
 }
 
 impl Default for Thresholds {
@@ -187,6 +190,7 @@ impl Default for Thresholds {
             major_faults_per_sec: Ramp::new(100.0, 2000.0),
             swap_pages_per_sec: Ramp::new(10.0, 1000.0),
             memory_used: Ramp::new(0.88, 0.97),
+            min_class_score: 0.1,
         }
     }
 }
@@ -494,6 +498,8 @@ impl PolicyConfig {
                 ));
             }
         }
+
+        fraction("thresholds.min_class_score", t.min_class_score)?;
 
         let k = &self.tasks;
         fraction(
