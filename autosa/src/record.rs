@@ -46,6 +46,19 @@ impl RecordingHeader {
     }
 }
 
+impl RecordingHeader {
+    /// A header for this machine: host name and kernel release from
+    /// `<proc_root>/sys/kernel/{hostname,osrelease}` ("unknown" when unreadable).
+    pub fn for_host(proc_root: &Path, started_unix_ms: u64) -> Self {
+        let read = |name: &str| {
+            std::fs::read_to_string(proc_root.join("sys/kernel").join(name))
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| "unknown".to_string())
+        };
+        RecordingHeader::new(read("hostname"), read("osrelease"), started_unix_ms)
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum RecordError {
     #[error("{path}: {source}")]
@@ -279,6 +292,19 @@ mod tests {
         }
         assert_eq!(w.snapshots(), n);
         w.into_inner()
+    }
+
+    #[test]
+    fn header_for_a_fake_proc_root() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sys/kernel")).unwrap();
+        std::fs::write(dir.path().join("sys/kernel/hostname"), "box\n").unwrap();
+        std::fs::write(dir.path().join("sys/kernel/osrelease"), "6.18.0\n").unwrap();
+        let h = RecordingHeader::for_host(dir.path(), 42);
+        assert_eq!((h.host.as_str(), h.kernel.as_str()), ("box", "6.18.0"));
+        assert_eq!(h.started_unix_ms, 42);
+        let h = RecordingHeader::for_host(&dir.path().join("missing"), 0);
+        assert_eq!(h.host, "unknown");
     }
 
     #[test]

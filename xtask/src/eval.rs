@@ -292,8 +292,8 @@ fn words(s: &str) -> Vec<String> {
     s.split_whitespace().map(String::from).collect()
 }
 
-/// The commands that make each class's signal (see the report in the module
-/// comment of `autosa/src/policy/config.rs` and the eval notes).
+/// The commands that make each class's signal, checked by hand on the 2-CPU
+/// VM (PSI, /proc/stat, /proc/vmstat and per-process schedstat while each ran).
 fn commands(class: WorkloadClass, secs: u32) -> Vec<Vec<String>> {
     let t = secs + 30;
     match class {
@@ -366,28 +366,38 @@ impl MemoryHog {
         let started = Instant::now();
         let held = Arc::new(Mutex::new(None));
         let stop = Arc::new(AtomicBool::new(false));
+        let short = Arc::new(AtomicBool::new(false));
         let mut hog = MemoryHog {
             held: held.clone(),
             stop: stop.clone(),
             watchdog: None,
             old_oom_adj,
         };
+        let short_seen = short.clone();
         hog.watchdog = Some(thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 if meminfo_mib("MemAvailable").is_ok_and(|m| m < MEM_FLOOR_MIB) {
                     eprintln!("  memory ran short: freeing the hog");
+                    short.store(true, Ordering::Relaxed);
                     held.lock().expect("hog lock").take();
                 }
                 thread::sleep(Duration::from_millis(200));
             }
         }));
-        // Filled in 64 MiB steps (a nonzero fill touches every page) so the
-        // watchdog can free what exists so far.
-        let mut buf: Vec<u8> = Vec::with_capacity(size);
+        // Filled in 64 MiB steps (a nonzero fill touches every page), stopping
+        // (and freeing) as soon as the watchdog sees memory run short. `vec![1u8; n]` and
+        // `extend_from_slice` are memset/memcpy even in a debug build.
         const STEP: usize = 64 << 20;
+        let chunk = vec![1u8; STEP];
+        let mut buf: Vec<u8> = Vec::with_capacity(size);
         while buf.len() < size {
             let n = STEP.min(size - buf.len());
-            buf.resize(buf.len() + n, 1);
+            buf.extend_from_slice(&chunk[..n]);
+            ensure!(
+                !short_seen.load(Ordering::Relaxed),
+                "memory ran short while filling the hog: other processes need the memory; \
+                 run memory_bound on a quieter machine"
+            );
         }
         *hog.held.lock().expect("hog lock") = Some(buf);
         println!("  filled in {:.0} s", started.elapsed().as_secs_f64());

@@ -119,16 +119,18 @@ pub fn score(f: &Features, cfg: &PolicyConfig) -> (ClassScores, Signals, TaskRol
         t.cpu_busy.at(f.cpu_busy) * (0.6 + 0.4 * t.runnable_per_cpu.at(f.runnable_per_cpu));
     let (saturation, latency, contention) = if f.has_sched {
         (
-            cpu_load * t.hog_share.at(roles.hog_cpu() / nr_cpus),
+            cpu_load * t.hog_share.at(roles.hog_demand() / nr_cpus),
             t.latency_wakeups_per_sec
                 .at(roles.latency_wakeups_per_sec()),
             t.runq_p99_ns.at(f.runq_p99_ns),
         )
     } else {
+        // A synchronous I/O costs about two switches (sleep, wake): switches
+        // the block I/O explains are not evidence of latency-sensitive work.
+        let unexplained = (f.context_switches_per_sec - 2.0 * f.iops).max(0.0);
         (
             cpu_load,
-            t.context_switches_per_cpu
-                .at(f.context_switches_per_sec / nr_cpus),
+            t.context_switches_per_cpu.at(unexplained / nr_cpus),
             0.0,
         )
     };
@@ -144,9 +146,14 @@ pub fn score(f: &Features, cfg: &PolicyConfig) -> (ClassScores, Signals, TaskRol
     };
     // Major faults alone can be plain file reads through mmap (that is I/O);
     // they count fully only with stall or shortage evidence.
+    // Reclaim comes in bursts (measured here: 0–24 % stall from one second to
+    // the next under steady thrash); the kernel's own 10 s average holds the
+    // signal between bursts. It also lingers ~10 s after the pressure ends,
+    // which is harmless: memory_bound's plan is to change nothing.
+    let memory_stall = f.psi.memory_some.max(f.psi.memory_some_avg10);
     let memory = t
         .psi_memory_some
-        .at(f.psi.memory_some)
+        .at(memory_stall)
         .max(
             t.swap_pages_per_sec
                 .at(f.swap_in_pages_per_sec + f.swap_out_pages_per_sec),
@@ -173,7 +180,9 @@ pub fn score(f: &Features, cfg: &PolicyConfig) -> (ClassScores, Signals, TaskRol
         latency_sensitive: latency * light * (1.0 - io) * not_mem,
         io_bound: io * (1.0 - 0.7 * memory),
         memory_bound: memory,
-        mixed: saturation * latency * (0.75 + 0.25 * contention) * not_mem * (1.0 - 0.5 * io),
+        // Under a strong I/O stall the frequent wakers are mostly I/O
+        // waiters: I/O explains them better than latency-sensitive work.
+        mixed: saturation * latency * (0.75 + 0.25 * contention) * not_mem * (1.0 - io),
     };
     (scores, signals, roles)
 }
@@ -239,8 +248,12 @@ fn headline(class: WorkloadClass, f: &Features, roles: &TaskRoles) -> String {
             f.runnable_per_cpu
         ),
         WorkloadClass::Mixed if f.has_sched => format!(
-            "p99 run-queue delay {} over {} tasks waking {}/s while {} tasks use {} CPU",
-            ns(f.runq_p99_ns),
+            "{} {} tasks waking {}/s while {} tasks use {} CPU",
+            if f.runq_p99_ns > 0.0 {
+                format!("p99 run-queue delay {} over", ns(f.runq_p99_ns))
+            } else {
+                "no run-queue latency histogram;".to_string()
+            },
             roles.latency.len(),
             rate(roles.latency_wakeups_per_sec()),
             roles.hogs.len(),
@@ -337,11 +350,22 @@ fn evidence(roles: &TaskRoles) -> Evidence {
     }
 }
 
+/// The best-scoring class; Idle ("nothing to tune") when no class reaches
+/// `thresholds.min_class_score`: weak evidence must not drive a switch.
+fn best_class(scores: &ClassScores, cfg: &PolicyConfig) -> WorkloadClass {
+    let (best, score) = scores.ranked()[0];
+    if score < cfg.thresholds.min_class_score {
+        WorkloadClass::Idle
+    } else {
+        best
+    }
+}
+
 /// Classify one set of (smoothed) features on its own, without hold-down.
 /// `samples` is how many intervals the smoothing has seen.
 pub fn classify(f: &Features, samples: u64, cfg: &PolicyConfig) -> Classification {
     let (scores, signals, roles) = score(f, cfg);
-    let class = scores.ranked()[0].0;
+    let class = best_class(&scores, cfg);
     build(class, f, samples, cfg, scores, signals, &roles, None)
 }
 
@@ -356,8 +380,17 @@ fn build(
     roles: &TaskRoles,
     held_against: Option<(WorkloadClass, u32)>,
 ) -> Classification {
-    let mut reasons = vec![headline(class, f, roles)];
     let ranked = scores.ranked();
+    let mut reasons = vec![headline(class, f, roles)];
+    if class == WorkloadClass::Idle && ranked[0].1 < cfg.thresholds.min_class_score {
+        reasons[0] = format!(
+            "no class fits clearly (best: {} at {:.2}, below {:.2}): nothing to change; CPU busy {}",
+            ranked[0].0,
+            ranked[0].1,
+            cfg.thresholds.min_class_score,
+            pct(f.cpu_busy)
+        );
+    }
     if let Some((cand, n)) = held_against {
         reasons.push(format!(
             "kept {class}: {cand} scored higher for {n} of the {} intervals needed \
@@ -428,7 +461,7 @@ impl Classifier {
     /// Classify the next interval's smoothed features.
     pub fn update(&mut self, f: &Features, samples: u64, cfg: &PolicyConfig) -> Classification {
         let (scores, signals, roles) = score(f, cfg);
-        let best = scores.ranked()[0].0;
+        let best = best_class(&scores, cfg);
         let (chosen, held) = match self.current {
             None => (best, None),
             Some(cur) if cur == best => {

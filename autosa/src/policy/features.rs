@@ -24,9 +24,17 @@ pub struct TaskFeatures {
     pub switches_involuntary_per_sec: f64,
     pub avg_slice_ns: f64,
     pub runq_delay_avg_ns: f64,
+    /// Time spent runnable but waiting, as a fraction of the interval.
+    pub runq_wait_fraction: f64,
 }
 
 impl TaskFeatures {
+    /// How much CPU the process wanted: time on CPU plus time waiting for
+    /// one, as a fraction of one CPU.
+    pub fn demand(&self) -> f64 {
+        self.cpu_fraction + self.runq_wait_fraction
+    }
+
     /// Share of its switches the task did not choose (preemptions), `None`
     /// when it did not switch at all.
     pub fn involuntary_share(&self) -> Option<f64> {
@@ -35,7 +43,7 @@ impl TaskFeatures {
     }
 
     pub fn is_hog(&self, t: &TaskThresholds) -> bool {
-        self.cpu_fraction >= t.hog_min_cpu
+        self.demand() >= t.hog_min_demand
             && (self
                 .involuntary_share()
                 .is_some_and(|s| s >= t.hog_min_involuntary_share)
@@ -189,6 +197,11 @@ impl Features {
                     switches_involuntary_per_sec: t.switches_involuntary_per_sec,
                     avg_slice_ns: t.avg_slice_ns as f64,
                     runq_delay_avg_ns: t.runq_delay_avg_ns as f64,
+                    runq_wait_fraction: if s.interval_ms > 0 {
+                        t.runq_delay_total_ns as f64 / (s.interval_ms as f64 * 1e6)
+                    } else {
+                        0.0
+                    },
                 })
                 .collect();
         }
@@ -231,6 +244,11 @@ impl TaskRoles {
     /// CPUs the hogs use together (1.0 = one CPU).
     pub fn hog_cpu(&self) -> f64 {
         self.hogs.iter().map(|t| t.cpu_fraction).sum()
+    }
+
+    /// CPUs the hogs want together: CPU time plus run-queue wait.
+    pub fn hog_demand(&self) -> f64 {
+        self.hogs.iter().map(TaskFeatures::demand).sum()
     }
 
     pub fn latency_wakeups_per_sec(&self) -> f64 {
@@ -427,6 +445,7 @@ fn median_tasks(a: &[TaskFeatures], b: &[TaskFeatures], c: &[TaskFeatures]) -> V
                 wakeups_per_sec: rate(|t| t.wakeups_per_sec),
                 switches_voluntary_per_sec: rate(|t| t.switches_voluntary_per_sec),
                 switches_involuntary_per_sec: rate(|t| t.switches_involuntary_per_sec),
+                runq_wait_fraction: rate(|t| t.runq_wait_fraction),
                 avg_slice_ns: per_switch(|t| t.avg_slice_ns),
                 runq_delay_avg_ns: per_switch(|t| t.runq_delay_avg_ns),
             })
@@ -466,6 +485,7 @@ fn blend_tasks(old: &[TaskFeatures], new: &[TaskFeatures], a: f64) -> Vec<TaskFe
                         n.switches_involuntary_per_sec,
                         a,
                     );
+                    blend(&mut o.runq_wait_fraction, n.runq_wait_fraction, a);
                     blend(&mut o.avg_slice_ns, n.avg_slice_ns, a);
                     blend(&mut o.runq_delay_avg_ns, n.runq_delay_avg_ns, a);
                 }
@@ -475,6 +495,7 @@ fn blend_tasks(old: &[TaskFeatures], new: &[TaskFeatures], a: f64) -> Vec<TaskFe
                     blend(&mut o.wakeups_per_sec, 0.0, a);
                     blend(&mut o.switches_voluntary_per_sec, 0.0, a);
                     blend(&mut o.switches_involuntary_per_sec, 0.0, a);
+                    blend(&mut o.runq_wait_fraction, 0.0, a);
                 }
             }
             (o.cpu_fraction >= TASK_FORGET_CPU || o.wakeups_per_sec >= TASK_FORGET_WAKEUPS)
@@ -510,6 +531,7 @@ mod tests {
             switches_involuntary_per_sec: invol,
             avg_slice_ns: slice_ns,
             runq_delay_avg_ns: 0.0,
+            runq_wait_fraction: 0.0,
         }
     }
 
@@ -522,6 +544,13 @@ mod tests {
         assert!(hog.is_hog(&th) && !hog.is_latency_sensitive(&th));
         assert!(sleeper.is_latency_sensitive(&th) && !sleeper.is_hog(&th));
         assert!(!busy_sleeper.is_hog(&th) && !busy_sleeper.is_latency_sensitive(&th));
+        // Starved by other load: little CPU, but runnable the rest of the time.
+        let starved = TaskFeatures {
+            runq_wait_fraction: 0.89,
+            ..task(4, 0.11, 0.0, 0.0, 68.0, 1.6e6)
+        };
+        assert!(starved.is_hog(&th));
+        assert!(!task(5, 0.11, 0.0, 0.0, 68.0, 1.6e6).is_hog(&th));
     }
 
     #[test]
