@@ -33,7 +33,7 @@ pub fn run(args: Args, config_path: &Path) -> anyhow::Result<()> {
         Some(d) => (d.as_nanos() / interval.as_nanos().max(1)).max(1) as u64,
         None => args.count,
     };
-    let header = RecordingHeader::new(hostname(), kernel_release(), unix_ms());
+    let header = RecordingHeader::for_host(&config.collect.proc_root, unix_ms());
     let mut writer = RecordingWriter::create(&args.out, &header)?;
     let mut collector = Collector::start(&config.collect);
     super::snapshot_cmd::each_snapshot(&mut collector, interval, count, |snap| {
@@ -46,18 +46,6 @@ pub fn run(args: Args, config_path: &Path) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map_or_else(|_| "unknown".into(), |s| s.trim().to_owned())
-}
-
-fn kernel_release() -> String {
-    nix::sys::utsname::uname().map_or_else(
-        |_| "unknown".into(),
-        |u| u.release().to_string_lossy().into_owned(),
-    )
 }
 
 fn unix_ms() -> u64 {
