@@ -8,6 +8,7 @@ pub mod dry_run;
 pub mod eevdf;
 pub mod journal;
 pub mod mcp;
+pub mod running_file;
 pub mod scx;
 
 use serde::{Deserialize, Serialize};

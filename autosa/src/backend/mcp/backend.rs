@@ -3,30 +3,23 @@
 //! and a scheduler that an autosa killed with SIGKILL left behind (the server
 //! dies with autosa, the scheduler may not) is stopped at the next start.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
 
 use super::truth::{self, Observation, ScxState};
 use super::{ActionReport, McpConfig, McpScheduler};
-use crate::backend::scx::{find_scheduler_processes, stop_orphan};
+use crate::backend::running_file::{RunningFile, RunningRecord, recover};
 use crate::backend::{
     Applied, Backend, BackendError, Capability, Change, ForeignChange, Observed, Target,
 };
 use crate::policy::plan::{Plan, ScxChoice};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct RunningFile {
-    scheduler: String,
-    args: Vec<String>,
-}
-
 pub struct McpBackend {
     sched: Option<McpScheduler>,
     config: McpConfig,
     rt: Handle,
-    state_file: PathBuf,
+    state_file: RunningFile,
     running: Option<ScxChoice>,
     failure: Option<String>,
     recovered: Applied,
@@ -37,8 +30,15 @@ impl McpBackend {
     /// after stopping a scheduler a previous autosa left running.
     pub fn new(config: McpConfig, state_dir: &Path) -> Result<Self, BackendError> {
         let rt = Handle::current();
-        let state_file = state_dir.join("mcp-running.json");
-        let recovered = tokio::task::block_in_place(|| rt.block_on(recover(&config, &state_file)))?;
+        let state_file = RunningFile::new(state_dir, "mcp-running.json");
+        let recovered = tokio::task::block_in_place(|| {
+            rt.block_on(recover(
+                &state_file,
+                &config.sys_root,
+                &config.proc_root,
+                config.kill_grace,
+            ))
+        })?;
         let sched =
             tokio::task::block_in_place(|| rt.block_on(McpScheduler::start(config.clone())))?;
         tracing::info!(
@@ -69,78 +69,10 @@ impl McpBackend {
             .expect("the scheduler client lives until drop");
         tokio::task::block_in_place(|| rt.block_on(sched.stop()))
     }
-
-    fn record_running(&self, choice: Option<&ScxChoice>) -> Result<(), BackendError> {
-        let err = |source| BackendError::State {
-            path: self.state_file.clone(),
-            source,
-        };
-        match choice {
-            Some(c) => {
-                let f = RunningFile {
-                    scheduler: c.scheduler.clone(),
-                    args: c.args.clone(),
-                };
-                let tmp = self.state_file.with_extension("json.tmp");
-                std::fs::write(&tmp, serde_json::to_vec(&f).expect("plain data")).map_err(err)?;
-                std::fs::File::open(&tmp)
-                    .and_then(|f| f.sync_all())
-                    .map_err(err)?;
-                std::fs::rename(&tmp, &self.state_file).map_err(err)
-            }
-            None => match std::fs::remove_file(&self.state_file) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(err(e)),
-                _ => Ok(()),
-            },
-        }
-    }
 }
 
 fn report_notes(report: &ActionReport, applied: &mut Applied) {
     applied.notes.extend(report.warnings.iter().cloned());
-}
-
-/// Stops the scheduler recorded by a previous run when sysfs still shows it.
-async fn recover(config: &McpConfig, state_file: &Path) -> Result<Applied, BackendError> {
-    let mut applied = Applied::default();
-    let text = match std::fs::read(state_file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(applied),
-        Err(source) => {
-            return Err(BackendError::Read {
-                path: state_file.to_owned(),
-                source,
-            });
-        }
-    };
-    if let Ok(prev) = serde_json::from_slice::<RunningFile>(&text)
-        && truth::observe(&config.sys_root)?.runs(&prev.scheduler)
-    {
-        let procs =
-            find_scheduler_processes(&config.proc_root, &prev.scheduler).map_err(|source| {
-                BackendError::Read {
-                    path: config.proc_root.clone(),
-                    source,
-                }
-            })?;
-        for p in procs {
-            match stop_orphan(&config.proc_root, p.pid, config.kill_grace).await {
-                Ok(_) => applied.changes.push(Change {
-                    what: "sched_ext scheduler".into(),
-                    from: format!("{} (pid {}, left by a previous run)", prev.scheduler, p.pid),
-                    to: "eevdf (kernel default)".into(),
-                }),
-                Err(e) => applied
-                    .notes
-                    .push(format!("could not stop {}: {e}", prev.scheduler)),
-            }
-        }
-    }
-    std::fs::remove_file(state_file).map_err(|source| BackendError::State {
-        path: state_file.to_owned(),
-        source,
-    })?;
-    Ok(applied)
 }
 
 impl Backend for McpBackend {
@@ -181,7 +113,7 @@ impl Backend for McpBackend {
                 ours.scheduler
             ));
             self.running = None;
-            self.record_running(None)?;
+            self.state_file.clear()?;
             // The client still tracks the execution; forget it.
             let _ = self.stop_sched();
         }
@@ -227,7 +159,11 @@ impl Backend for McpBackend {
                     })?
                 };
                 report_notes(&report, &mut applied);
-                self.record_running(Some(choice))?;
+                self.state_file.write(&RunningRecord {
+                    scheduler: choice.scheduler.clone(),
+                    args: choice.args.clone(),
+                    pid: None,
+                })?;
                 applied.changes.push(Change {
                     what: "sched_ext scheduler (through schedcp)".into(),
                     from,
@@ -241,7 +177,7 @@ impl Backend for McpBackend {
                 if let Some(old) = self.running.take() {
                     let report = self.stop_sched()?;
                     report_notes(&report, &mut applied);
-                    self.record_running(None)?;
+                    self.state_file.clear()?;
                     applied.changes.push(Change {
                         what: "sched_ext scheduler (through schedcp)".into(),
                         from: old.scheduler,
@@ -258,7 +194,7 @@ impl Backend for McpBackend {
         if let Some(old) = self.running.take() {
             let report = self.stop_sched()?;
             report_notes(&report, &mut plan_none);
-            self.record_running(None)?;
+            self.state_file.clear()?;
             plan_none.changes.push(Change {
                 what: "sched_ext scheduler (through schedcp)".into(),
                 from: old.scheduler,

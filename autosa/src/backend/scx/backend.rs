@@ -2,29 +2,19 @@
 //! daemon drives, plus a small state file so that a scheduler left running by
 //! an autosa that was SIGKILLed is stopped by the next start.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::sysfs_truth::{ScxState, read_sched_ext};
-use super::{
-    ScxConfig, ScxEvent, ScxHandle, processes_of_active_scheduler, spawn_supervisor, stop_orphan,
-};
+use super::{ScxConfig, ScxEvent, ScxHandle, spawn_supervisor};
+use crate::backend::running_file::{RunningFile, RunningRecord, recover};
 use crate::backend::{
     Applied, Backend, BackendError, Capability, Change, ForeignChange, Observed, Target,
 };
 use crate::policy::plan::{Plan, ScxChoice};
-
-/// What runs, written before the daemon relies on it and removed once stopped.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct RunningFile {
-    scheduler: String,
-    args: Vec<String>,
-    pid: u32,
-}
 
 pub struct ScxBackend {
     config: ScxConfig,
@@ -32,7 +22,7 @@ pub struct ScxBackend {
     events: broadcast::Receiver<ScxEvent>,
     rt: Handle,
     cancel: CancellationToken,
-    state_file: PathBuf,
+    state_file: RunningFile,
     /// What autosa runs, as confirmed by the supervisor.
     running: Option<ScxChoice>,
     failure: Option<String>,
@@ -52,8 +42,15 @@ impl ScxBackend {
         cancel: CancellationToken,
     ) -> Result<Self, BackendError> {
         let rt = Handle::current();
-        let state_file = state_dir.join("scx-running.json");
-        let recovered = tokio::task::block_in_place(|| rt.block_on(recover(&config, &state_file)))?;
+        let state_file = RunningFile::new(state_dir, "scx-running.json");
+        let recovered = tokio::task::block_in_place(|| {
+            rt.block_on(recover(
+                &state_file,
+                &config.sys_root,
+                &config.proc_root,
+                config.stop_timeout,
+            ))
+        })?;
         let (handle, _join) = spawn_supervisor(config.clone(), cancel.clone());
         let events = handle.subscribe();
         Ok(Self {
@@ -79,28 +76,6 @@ impl ScxBackend {
         tokio::task::block_in_place(|| self.rt.block_on(f))
     }
 
-    fn record_running(&self, file: Option<&RunningFile>) -> Result<(), BackendError> {
-        let err = |source| BackendError::State {
-            path: self.state_file.clone(),
-            source,
-        };
-        match file {
-            Some(f) => {
-                let tmp = self.state_file.with_extension("json.tmp");
-                let text = serde_json::to_vec(f).expect("plain data serialises");
-                std::fs::write(&tmp, text).map_err(err)?;
-                std::fs::File::open(&tmp)
-                    .and_then(|f| f.sync_all())
-                    .map_err(err)?;
-                std::fs::rename(&tmp, &self.state_file).map_err(err)
-            }
-            None => match std::fs::remove_file(&self.state_file) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(err(e)),
-                _ => Ok(()),
-            },
-        }
-    }
-
     fn stop_running(&mut self, applied: &mut Applied) -> Result<(), BackendError> {
         let stopped = self.block_on(self.handle.stop())?;
         if let Some(s) = stopped {
@@ -116,65 +91,8 @@ impl ScxBackend {
             }
         }
         self.running = None;
-        self.record_running(None)
+        self.state_file.clear()
     }
-}
-
-/// Stops a scheduler recorded by a previous run if sysfs shows it still loaded.
-async fn recover(config: &ScxConfig, state_file: &Path) -> Result<Applied, BackendError> {
-    let mut applied = Applied::default();
-    let text = match std::fs::read(state_file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(applied),
-        Err(source) => {
-            return Err(BackendError::Read {
-                path: state_file.to_owned(),
-                source,
-            });
-        }
-    };
-    let Ok(prev) = serde_json::from_slice::<RunningFile>(&text) else {
-        applied
-            .notes
-            .push(format!("{} is unreadable; ignored", state_file.display()));
-        let _ = std::fs::remove_file(state_file);
-        return Ok(applied);
-    };
-    let view = read_sched_ext(&config.sys_root).map_err(|source| BackendError::Read {
-        path: config.sys_root.clone(),
-        source,
-    })?;
-    if view.runs(&prev.scheduler) {
-        let procs = processes_of_active_scheduler(&config.proc_root, &view).map_err(|source| {
-            BackendError::Read {
-                path: config.proc_root.clone(),
-                source,
-            }
-        })?;
-        for p in procs.iter().filter(|p| p.pid == prev.pid as i32) {
-            match stop_orphan(&config.proc_root, p.pid, config.stop_timeout).await {
-                Ok(how) => {
-                    tracing::warn!(
-                        scheduler = %prev.scheduler, pid = p.pid, ?how,
-                        "stopped a scheduler left running by a previous autosa"
-                    );
-                    applied.changes.push(Change {
-                        what: "sched_ext scheduler".into(),
-                        from: format!("{} (pid {}, left by a previous run)", prev.scheduler, p.pid),
-                        to: "eevdf (kernel default)".into(),
-                    });
-                }
-                Err(e) => applied
-                    .notes
-                    .push(format!("could not stop {}: {e}", prev.scheduler)),
-            }
-        }
-    }
-    std::fs::remove_file(state_file).map_err(|source| BackendError::State {
-        path: state_file.to_owned(),
-        source,
-    })?;
-    Ok(applied)
 }
 
 impl Backend for ScxBackend {
@@ -213,7 +131,7 @@ impl Backend for ScxBackend {
                     let why = describe_event(&ev);
                     tracing::warn!("{why}");
                     self.dying = self.running.take().map(|c| c.scheduler);
-                    self.record_running(None)?;
+                    self.state_file.clear()?;
                     self.failure = Some(why);
                 }
                 Err(broadcast::error::TryRecvError::Lagged(n)) => {
@@ -266,11 +184,11 @@ impl Backend for ScxBackend {
                     .as_ref()
                     .map_or("eevdf (kernel default)".to_owned(), |c| c.scheduler.clone());
                 let started = self.block_on(self.handle.start(&choice.scheduler, &choice.args))?;
-                self.record_running(Some(&RunningFile {
+                self.state_file.write(&RunningRecord {
                     scheduler: started.scheduler.clone(),
                     args: started.args.clone(),
-                    pid: started.pid,
-                }))?;
+                    pid: Some(started.pid),
+                })?;
                 applied.changes.push(Change {
                     what: "sched_ext scheduler".into(),
                     from,
