@@ -1,16 +1,13 @@
-//! Loads autosa's eBPF collector, reads it once per second like the daemon,
-//! and prints the run-queue latency of the whole window as one JSON line.
-//! Used by `cargo xtask bench` (accuracy against bpftrace, overhead).
+//! Loads autosa's eBPF collector and reads it once per second like the
+//! daemon; used by `cargo xtask bench` (accuracy against bpftrace, overhead).
 //!
-//! `bpf_collect <seconds>`: stops after that many seconds or when stdin
-//! closes, whichever comes first. Prints `ready` on stderr once attached.
+//! Prints `ready` on stderr once attached, then obeys lines on stdin:
+//! `start` takes the baseline (answered by `started` on stderr), `stop` takes the final read and prints the
+//! run-queue latency between the two as one JSON line. End of stdin exits.
 
 use std::{
-    io::Read,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    io::BufRead,
+    sync::mpsc::{RecvTimeoutError, channel},
     time::{Duration, Instant},
 };
 
@@ -49,62 +46,66 @@ fn percentile(hist: &[u64], q: f64) -> u64 {
     bucket_mid(BUCKETS - 1)
 }
 
-fn main() -> anyhow::Result<()> {
-    let secs: f64 = std::env::args()
-        .nth(1)
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(10.0);
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let _ = std::io::stdin().read_to_end(&mut Vec::new());
-            stop.store(true, Ordering::Relaxed);
-        });
-    }
-    let mut c = BpfCollector::load(&BpfSettings {
-        event_threshold_ns: u64::MAX,
-        ..Default::default()
-    })?;
-    let start = Instant::now();
-    let first = c.read()?;
-    eprintln!("ready");
-    let deadline = start + Duration::from_secs_f64(secs);
-    let mut last = first.clone();
-    // Read once a second, like the daemon's interval.
-    let mut next_read = start + Duration::from_secs(1);
-    while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
-        let now = Instant::now();
-        if now >= next_read {
-            last = c.read()?;
-            next_read += Duration::from_secs(1);
-            continue;
-        }
-        std::thread::sleep(Duration::from_millis(100).min(next_read - now));
-    }
-    last = c.read().unwrap_or(last);
-    let window = start.elapsed();
-    let (h1, s1) = runq_total(&last);
-    let (h0, s0) = runq_total(&first);
+fn summary(first: &BpfRaw, last: &BpfRaw, window: Duration) -> serde_json::Value {
+    let (h1, s1) = runq_total(last);
+    let (h0, s0) = runq_total(first);
     let hist: Vec<u64> = h1.iter().zip(&h0).map(|(a, b)| a - b).collect();
-    let count: u64 = hist.iter().sum();
     let buckets: Vec<(u64, u64, u64)> = hist
         .iter()
         .enumerate()
         .filter(|(_, n)| **n > 0)
         .map(|(i, n)| (bucket_lower(i), bucket_upper(i), *n))
         .collect();
-    let out = serde_json::json!({
+    serde_json::json!({
         "window_ms": window.as_millis() as u64,
-        "count": count,
+        "count": hist.iter().sum::<u64>(),
         "sum_ns": s1 - s0,
         "p50_ns": percentile(&hist, 0.50),
         "p90_ns": percentile(&hist, 0.90),
         "p99_ns": percentile(&hist, 0.99),
         "buckets": buckets,
-        "drops": format!("{:?}", last.drops),
+        "events_lost": last.drops.events_lost,
+        "pid_map_full": last.drops.pid_map_full,
+        "tgid_map_full": last.drops.tgid_map_full,
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let (tx, rx) = channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line.trim().to_string()).is_err() {
+                break;
+            }
+        }
     });
-    println!("{out}");
-    Ok(())
+    let mut c = BpfCollector::load(&BpfSettings {
+        event_threshold_ns: u64::MAX,
+        ..Default::default()
+    })?;
+    eprintln!("ready");
+    let mut baseline: Option<(BpfRaw, Instant)> = None;
+    loop {
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            // The daemon's interval: read (and drain) once a second.
+            Err(RecvTimeoutError::Timeout) => {
+                c.read()?;
+            }
+            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            Ok(cmd) if cmd == "start" => {
+                baseline = Some((c.read()?, Instant::now()));
+                eprintln!("started");
+            }
+            Ok(cmd) if cmd == "stop" => {
+                let last = c.read()?;
+                let (first, at) = baseline
+                    .take()
+                    .ok_or_else(|| anyhow::anyhow!("`stop` before `start`"))?;
+                println!("{}", summary(&first, &last, at.elapsed()));
+                return Ok(());
+            }
+            Ok(other) => anyhow::bail!("unknown command {other:?} (expected start or stop)"),
+        }
+    }
 }

@@ -7,7 +7,7 @@
 use std::{
     io::{BufRead, BufReader, Read, Write},
     path::PathBuf,
-    process::{Child, ChildStdout, Command, Stdio},
+    process::{Child, ChildStderr, ChildStdout, Command, Stdio},
     time::Duration,
 };
 
@@ -48,17 +48,32 @@ enum Bench {
 
 /// runqlat.bt's logic without its `#include` (which fails without kernel
 /// headers); runnable is `(prev_state & 0xff) == 0`; pid 0 (idle) is left
-/// out as autosa and libbpf-tools do. Adds count and sum for the mean.
-const RUNQLAT_BT: &str = r#"
-tracepoint:sched:sched_wakeup, tracepoint:sched:sched_wakeup_new { @qtime[args->pid] = nsecs; }
-tracepoint:sched:sched_switch {
-  if (args->prev_pid != 0 && (args->prev_state & 0xff) == 0) { @qtime[args->prev_pid] = nsecs; }
+/// out as autosa and libbpf-tools do. Adds count and sum for the mean. With a
+/// `marker`, only delays recorded between the first and second exec of that
+/// path count, so both tools measure the same window.
+fn runqlat_script(marker: Option<&str>) -> String {
+    let (gate_probe, gate) = match marker {
+        Some(m) => (
+            format!(
+                "tracepoint:sched:sched_process_exec /str(args->filename) == \"{m}\"/ {{ @on = @on + 1; }}\n"
+            ),
+            " && @on == 1",
+        ),
+        None => (String::new(), ""),
+    };
+    format!(
+        r#"{gate_probe}
+tracepoint:sched:sched_wakeup, tracepoint:sched:sched_wakeup_new {{ @qtime[args->pid] = nsecs; }}
+tracepoint:sched:sched_switch {{
+  if (args->prev_pid != 0 && (args->prev_state & 0xff) == 0) {{ @qtime[args->prev_pid] = nsecs; }}
   $ns = @qtime[args->next_pid];
-  if ($ns) { @usecs = hist((nsecs - $ns) / 1000); @n = count(); @sum_ns = sum(nsecs - $ns); }
+  if ($ns{gate}) {{ @usecs = hist((nsecs - $ns) / 1000); @n = count(); @sum_ns = sum(nsecs - $ns); }}
   delete(@qtime[args->next_pid]);
+}}
+END {{ clear(@qtime); }}
+"#
+    )
 }
-END { clear(@qtime); }
-"#;
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     preflight()?;
@@ -126,9 +141,9 @@ struct Bpftrace {
 }
 
 impl Bpftrace {
-    fn start() -> anyhow::Result<Self> {
+    fn start(marker: Option<&str>) -> anyhow::Result<Self> {
         let mut child = Command::new("bpftrace")
-            .args(["-f", "json", "-e", RUNQLAT_BT])
+            .args(["-f", "json", "-e", &runqlat_script(marker)])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -178,36 +193,53 @@ fn signal(pid: u32, sig: &str) -> anyhow::Result<()> {
 /// The collector example, attached.
 struct Autosa {
     child: Child,
+    err: BufReader<ChildStderr>,
 }
 
 impl Autosa {
-    fn start(exe: &PathBuf, max_secs: u64) -> anyhow::Result<Self> {
+    fn start(exe: &PathBuf) -> anyhow::Result<Self> {
         let mut child = Command::new(exe)
-            .arg(max_secs.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .with_context(|| format!("starting {}", exe.display()))?;
-        let mut err = BufReader::new(child.stderr.take().expect("piped"));
+        let err = BufReader::new(child.stderr.take().expect("piped"));
+        let mut this = Self { child, err };
+        this.wait_for("ready")?;
+        Ok(this)
+    }
+
+    fn wait_for(&mut self, what: &str) -> anyhow::Result<()> {
         let mut line = String::new();
         loop {
             line.clear();
-            if err.read_line(&mut line)? == 0 {
-                bail!("the collector exited before attaching");
+            if self.err.read_line(&mut line)? == 0 {
+                bail!("the collector exited before saying {what:?}");
             }
-            if line.trim() == "ready" {
-                // Keep draining stderr so the child never blocks on it.
-                std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-                return Ok(Self { child });
+            if line.trim() == what {
+                return Ok(());
             }
             eprint!("collector: {line}");
         }
     }
 
-    /// Closes stdin (the collector's stop signal) and parses its summary.
-    fn stop(mut self) -> anyhow::Result<Value> {
-        drop(self.child.stdin.take());
+    fn send(&mut self, cmd: &str) -> anyhow::Result<()> {
+        let stdin = self.child.stdin.as_mut().expect("piped");
+        writeln!(stdin, "{cmd}")?;
+        stdin.flush()?;
+        Ok(())
+    }
+
+    /// Takes the baseline; returns once it is taken.
+    fn begin(&mut self) -> anyhow::Result<()> {
+        self.send("start")?;
+        self.wait_for("started")
+    }
+
+    /// Final read; the summary of the window since [`Self::begin`].
+    fn finish(mut self) -> anyhow::Result<Value> {
+        self.send("stop")?;
         let mut text = String::new();
         self.child
             .stdout
@@ -219,6 +251,16 @@ impl Autosa {
             bail!("the collector failed ({status})");
         }
         serde_json::from_str(text.trim()).with_context(|| format!("collector output {text:?}"))
+    }
+
+    /// Detaches (end of stdin) and waits for the exit.
+    fn detach(mut self) -> anyhow::Result<()> {
+        drop(self.child.stdin.take());
+        let status = self.child.wait()?;
+        if !status.success() {
+            bail!("the collector failed ({status})");
+        }
+        Ok(())
     }
 }
 
@@ -299,19 +341,51 @@ fn load_cmd(seconds: u64) -> Command {
     c
 }
 
+/// An executable with a path of its own, exec'd to open and close the
+/// measurement window in bpftrace.
+struct Marker(PathBuf);
+
+impl Marker {
+    fn new() -> anyhow::Result<Self> {
+        let p = std::env::temp_dir().join(format!("autosa-bench-mark-{}", std::process::id()));
+        std::fs::copy("/bin/true", &p).context("copying /bin/true for the window marker")?;
+        Ok(Self(p))
+    }
+
+    fn fire(&self) -> anyhow::Result<()> {
+        let ok = Command::new(&self.0).status()?.success();
+        if !ok {
+            bail!("running the window marker failed");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Marker {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 fn accuracy(exe: &PathBuf, seconds: u64, rounds: usize) -> anyhow::Result<()> {
+    let marker = Marker::new()?;
+    let marker_path = marker.0.to_string_lossy().into_owned();
     let mut all_ok = true;
     for round in 1..=rounds {
-        let peer = Bpftrace::start()?;
-        let ours = match Autosa::start(exe, seconds + 60) {
+        let peer = Bpftrace::start(Some(&marker_path))?;
+        let mut ours = match Autosa::start(exe) {
             Ok(a) => a,
             Err(e) => {
                 peer.kill();
                 return Err(e);
             }
         };
+        // Window: autosa's baseline, bpftrace on, load, bpftrace off, autosa's final read.
+        ours.begin()?;
+        marker.fire()?;
         let status = load_cmd(seconds).status().context("running stress-ng")?;
-        let ours = ours.stop()?;
+        marker.fire()?;
+        let ours = ours.finish()?;
         let peer = peer.stop()?;
         if !status.success() {
             bail!("stress-ng failed ({status})");
@@ -339,6 +413,7 @@ fn accuracy(exe: &PathBuf, seconds: u64, rounds: usize) -> anyhow::Result<()> {
                 if ok { "ok" } else { "DIFFERS" }
             );
         }
+        std::io::stdout().flush()?;
     }
     if !all_ok {
         bail!("autosa's percentiles fell outside bpftrace's buckets (±10 %)");
@@ -407,13 +482,13 @@ fn overhead(exe: &PathBuf, rounds: usize, loops: u64, cpu: u32) -> anyhow::Resul
             row[i] = match variants[i] {
                 Variant::Detached => pipe_ops_per_sec(loops, cpu)?,
                 Variant::Autosa => {
-                    let a = Autosa::start(exe, 3600)?;
+                    let a = Autosa::start(exe)?;
                     let r = pipe_ops_per_sec(loops, cpu);
-                    a.stop()?;
+                    a.detach()?;
                     r?
                 }
                 Variant::Bpftrace => {
-                    let b = Bpftrace::start()?;
+                    let b = Bpftrace::start(None)?;
                     let r = pipe_ops_per_sec(loops, cpu);
                     b.kill();
                     r?
