@@ -26,18 +26,24 @@ use crate::{
     maps::{
         AUTOSA_CPU_SLOT, AUTOSA_SCHED_HISTS, AUTOSA_TASKS, AUTOSA_WAKE_STAMPS, counters, runtime,
     },
+    record::Fields,
 };
 
 /// Error of a helper or a missing map slot; the programs ignore it.
 pub type Res = Result<(), i64>;
 
-#[inline(always)]
-fn read_u32(ctx: &TracePointContext, off: u32) -> Result<u32, i64> {
-    unsafe { ctx.read_at::<u32>(off as usize) }.map_err(|e| e as i64)
-}
-
+/// Opens a thread's run-queue wait. Entries are reused in place (a lookup
+/// and a store) rather than inserted and deleted on every wakeup: a map
+/// update or delete takes a bucket lock and costs several times more. The
+/// LRU map ages out the entries of threads that are gone.
 #[inline(always)]
 fn stamp(pid: u32, kind: u32, now: u64) {
+    if let Some(p) = AUTOSA_WAKE_STAMPS.get_ptr_mut(pid) {
+        let st = unsafe { &mut *p };
+        st.time_ns = now;
+        st.kind = kind;
+        return;
+    }
     let v = WakeStamp {
         time_ns: now,
         kind,
@@ -50,16 +56,16 @@ fn stamp(pid: u32, kind: u32, now: u64) {
     }
 }
 
-pub fn try_sched_wakeup(ctx: &TracePointContext) -> Res {
-    let pid = read_u32(ctx, probe_cfg!(wakeup_pid))?;
+pub fn try_sched_wakeup<F: Fields>(ctx: &TracePointContext) -> Res {
+    let pid = F::wakeup_pid(ctx)?;
     if pid != 0 {
         stamp(pid, wake_kind::WAKEUP, unsafe { bpf_ktime_get_ns() });
     }
     Ok(())
 }
 
-pub fn try_sched_wakeup_new(ctx: &TracePointContext) -> Res {
-    let pid = read_u32(ctx, probe_cfg!(wakeup_new_pid))?;
+pub fn try_sched_wakeup_new<F: Fields>(ctx: &TracePointContext) -> Res {
+    let pid = F::wakeup_new_pid(ctx)?;
     if pid != 0 {
         stamp(pid, wake_kind::WAKEUP_NEW, unsafe { bpf_ktime_get_ns() });
     }
@@ -76,16 +82,11 @@ pub fn count_migration() {
     }
 }
 
-pub fn try_sched_switch(ctx: &TracePointContext) -> Res {
+pub fn try_sched_switch<F: Fields>(ctx: &TracePointContext) -> Res {
     let now = unsafe { bpf_ktime_get_ns() };
-    let prev_pid = read_u32(ctx, probe_cfg!(switch_prev_pid))?;
-    let next_pid = read_u32(ctx, probe_cfg!(switch_next_pid))?;
-    let state_off = probe_cfg!(switch_prev_state) as usize;
-    let prev_state: u64 = if probe_cfg!(switch_prev_state_size) == 8 {
-        unsafe { ctx.read_at::<u64>(state_off) }.map_err(|e| e as i64)?
-    } else {
-        unsafe { ctx.read_at::<u32>(state_off) }.map_err(|e| e as i64)? as u64
-    };
+    let prev_pid = F::switch_prev_pid(ctx)?;
+    let next_pid = F::switch_next_pid(ctx)?;
+    let prev_state = F::switch_prev_state(ctx)?;
     let preempted = prev_state & probe_cfg!(runnable_mask) == 0;
     // `current` is still the outgoing thread at this tracepoint.
     let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
@@ -108,11 +109,11 @@ pub fn try_sched_switch(ctx: &TracePointContext) -> Res {
     slot.flags = 0;
     slot.runq_delay_ns = 0;
     if next_pid != 0
-        && let Some(st) = unsafe { AUTOSA_WAKE_STAMPS.get(next_pid) }
+        && let Some(p) = AUTOSA_WAKE_STAMPS.get_ptr_mut(next_pid)
     {
-        let st = *st;
-        let _ = AUTOSA_WAKE_STAMPS.remove(next_pid);
-        if now >= st.time_ns {
+        let st = unsafe { &mut *p };
+        // time_ns 0: already consumed (the entry stays for reuse).
+        if st.time_ns != 0 && now >= st.time_ns {
             slot.runq_delay_ns = now - st.time_ns;
             slot.flags = slot_flags::WAITED
                 | if st.kind == wake_kind::WAKEUP {
@@ -121,6 +122,7 @@ pub fn try_sched_switch(ctx: &TracePointContext) -> Res {
                     0
                 };
         }
+        st.time_ns = 0;
     }
     Ok(())
 }

@@ -12,8 +12,11 @@ use super::tp_format::{Format, FormatError};
 pub struct Tracepoint {
     pub category: &'static str,
     pub name: &'static str,
-    /// Program name in the eBPF object.
+    /// Program reading the record with direct loads at [`ProbeConfig::KNOWN`]'s offsets.
     pub program: &'static str,
+    /// Program reading it at the configured offsets with helper calls
+    /// (`None`: the program reads no field).
+    pub program_dyn: Option<&'static str>,
     /// Optional probes are skipped with a warning when the kernel lacks them.
     pub optional: bool,
 }
@@ -22,36 +25,42 @@ pub const SCHED_SWITCH: Tracepoint = Tracepoint {
     category: "sched",
     name: "sched_switch",
     program: "autosa_sched_switch",
+    program_dyn: Some("autosa_sched_switch_dyn"),
     optional: false,
 };
 pub const SCHED_WAKEUP: Tracepoint = Tracepoint {
     category: "sched",
     name: "sched_wakeup",
     program: "autosa_sched_wakeup",
+    program_dyn: Some("autosa_sched_wakeup_dyn"),
     optional: false,
 };
 pub const SCHED_WAKEUP_NEW: Tracepoint = Tracepoint {
     category: "sched",
     name: "sched_wakeup_new",
     program: "autosa_sched_wakeup_new",
+    program_dyn: Some("autosa_sched_wakeup_new_dyn"),
     optional: false,
 };
 pub const SCHED_MIGRATE_TASK: Tracepoint = Tracepoint {
     category: "sched",
     name: "sched_migrate_task",
     program: "autosa_sched_migrate_task",
+    program_dyn: None,
     optional: true,
 };
 pub const BLOCK_RQ_ISSUE: Tracepoint = Tracepoint {
     category: "block",
     name: "block_rq_issue",
     program: "autosa_block_rq_issue",
+    program_dyn: Some("autosa_block_rq_issue_dyn"),
     optional: true,
 };
 pub const BLOCK_RQ_COMPLETE: Tracepoint = Tracepoint {
     category: "block",
     name: "block_rq_complete",
     program: "autosa_block_rq_complete",
+    program_dyn: Some("autosa_block_rq_complete_dyn"),
     optional: true,
 };
 
@@ -67,6 +76,27 @@ pub const ALL: [Tracepoint; 6] = [
 ];
 
 impl Tracepoint {
+    /// The program to attach: the direct-load one when the layout is the known one.
+    pub fn program_for(&self, direct: bool) -> &'static str {
+        match self.program_dyn {
+            Some(dyn_name) if !direct => dyn_name,
+            _ => self.program,
+        }
+    }
+
+    fn is_block(&self) -> bool {
+        self.category == "block"
+    }
+
+    /// Whether `config` lets this probe use direct loads.
+    pub fn direct_ok(&self, config: &ProbeConfig) -> bool {
+        if self.is_block() {
+            config.same_block_layout(&ProbeConfig::KNOWN)
+        } else {
+            config.same_sched_layout(&ProbeConfig::KNOWN)
+        }
+    }
+
     /// `<tracefs>/events/<category>/<name>/format`.
     pub fn format_path(&self, tracefs: &Path) -> PathBuf {
         tracefs
@@ -219,6 +249,16 @@ mod tests {
             "no bytes field: nr_sector is used"
         );
         assert_eq!(cfg.issue_nr_sector, 24);
+        assert!(SCHED_SWITCH.direct_ok(&cfg) && !BLOCK_RQ_ISSUE.direct_ok(&cfg));
+        assert_eq!(
+            BLOCK_RQ_ISSUE.program_for(BLOCK_RQ_ISSUE.direct_ok(&cfg)),
+            "autosa_block_rq_issue_dyn"
+        );
+        assert_eq!(SCHED_SWITCH.program_for(true), "autosa_sched_switch");
+        assert_eq!(
+            SCHED_MIGRATE_TASK.program_for(false),
+            "autosa_sched_migrate_task"
+        );
     }
 
     #[test]

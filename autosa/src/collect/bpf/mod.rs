@@ -41,6 +41,7 @@ pub struct BpfCollector {
     runtime: RuntimeConfig,
     config: ProbeConfig,
     attached: Vec<Tracepoint>,
+    programs: Vec<&'static str>,
     skipped: Vec<(Tracepoint, String)>,
 }
 
@@ -58,6 +59,7 @@ impl BpfCollector {
             mut ebpf,
             config,
             attached,
+            programs,
             skipped,
         } = loader::load(settings)?;
         let ring = ebpf.take_map(names::EVENTS).ok_or(BpfError::Map {
@@ -71,8 +73,15 @@ impl BpfCollector {
             runtime: loader::initial_runtime(settings),
             config,
             attached,
+            programs,
             skipped,
         })
+    }
+
+    /// Names of the attached programs: `<probe>` reads records with direct
+    /// loads, `<probe>_dyn` with helper reads at tracefs offsets.
+    pub fn programs(&self) -> &[&'static str] {
+        &self.programs
     }
 
     /// Probes attached, in attach order.
