@@ -249,7 +249,10 @@ mod tests {
             "no bytes field: nr_sector is used"
         );
         assert_eq!(cfg.issue_nr_sector, 24);
-        assert!(SCHED_SWITCH.direct_ok(&cfg) && !BLOCK_RQ_ISSUE.direct_ok(&cfg));
+        // wakeup_new's pid at 20 and no `bytes`: neither layout is the known one.
+        assert!(!SCHED_SWITCH.direct_ok(&cfg) && !BLOCK_RQ_ISSUE.direct_ok(&cfg));
+        let known = ProbeConfig::KNOWN;
+        assert!(SCHED_WAKEUP.direct_ok(&known) && BLOCK_RQ_COMPLETE.direct_ok(&known));
         assert_eq!(
             BLOCK_RQ_ISSUE.program_for(BLOCK_RQ_ISSUE.direct_ok(&cfg)),
             "autosa_block_rq_issue_dyn"
