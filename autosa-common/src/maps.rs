@@ -5,7 +5,7 @@
 //! | [`RUNTIME`] | Array, 1 entry | 0 | [`RuntimeConfig`](crate::config::RuntimeConfig) | userspace | — |
 //! | [`COUNTERS`] | PerCpuArray, 1 entry | 0 | [`CpuCounters`] | every program | summed per CPU |
 //! | [`SCHED_HISTS`] | PerCpuArray, 1 entry | 0 | [`SchedHists`] | sched_switch | kept per CPU |
-//! | [`WAKE_STAMPS`] | LruHash | pid `u32` | [`WakeStamp`] | wakeup, wakeup_new, switch (preempted prev) | — |
+//! | [`WAKE_STAMPS`] | LruHash | pid `u32` | [`WakeStamp`] (reused in place; `time_ns` 0 = consumed) | wakeup, wakeup_new, switch (preempted prev) | — |
 //! | [`CPU_SLOT`] | PerCpuArray, 1 entry | 0 | [`CpuSlot`] | sched_switch | — |
 //! | [`TASKS`] | LruPerCpuHash | tgid `u32` | [`TaskStats`] | sched_switch | summed over CPUs |
 //! | [`BLOCK_INFLIGHT`] | LruHash | [`InflightKey`] | [`InflightIo`] | block_rq_issue | — |
@@ -54,9 +54,11 @@ pub struct CpuCounters {
     pub wakeups_new: u64,
     /// sched_migrate_task, counted where the migration ran.
     pub migrations: u64,
-    /// Wake stamps that could not be stored.
+    /// Wake stamps that could not be stored (the map is LRU, so only when the
+    /// kernel cannot allocate an entry; old entries are evicted silently).
     pub pid_map_full: u64,
-    /// Per-process entries that could not be created.
+    /// Per-process entries that could not be created (LRU too; an evicted
+    /// process restarts from zero, which the metrics treat as a reset).
     pub tgid_map_full: u64,
     /// In-flight block requests or (dev, op) entries that could not be stored.
     pub block_map_full: u64,

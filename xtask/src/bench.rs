@@ -142,8 +142,12 @@ struct Bpftrace {
 
 impl Bpftrace {
     fn start(marker: Option<&str>) -> anyhow::Result<Self> {
+        Self::start_script(&runqlat_script(marker))
+    }
+
+    fn start_script(script: &str) -> anyhow::Result<Self> {
         let mut child = Command::new("bpftrace")
-            .args(["-f", "json", "-e", &runqlat_script(marker)])
+            .args(["-f", "json", "-e", script])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -462,64 +466,91 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
+/// The cost of attaching anything at all to these tracepoints (the kernel
+/// builds each record and enters BPF): the floor any tool can approach.
+const EMPTY_BT: &str = "tracepoint:sched:sched_wakeup, tracepoint:sched:sched_wakeup_new, tracepoint:sched:sched_switch { }";
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Variant {
     Detached,
     Autosa,
-    Bpftrace,
+    Runqlat,
+    Empty,
+}
+
+impl Variant {
+    const ALL: [Variant; 4] = [
+        Variant::Detached,
+        Variant::Autosa,
+        Variant::Runqlat,
+        Variant::Empty,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Detached => "detached",
+            Variant::Autosa => "autosa",
+            Variant::Runqlat => "bpftrace runqlat",
+            Variant::Empty => "bpftrace empty",
+        }
+    }
+
+    fn measure(self, exe: &PathBuf, loops: u64, cpu: u32) -> anyhow::Result<f64> {
+        match self {
+            Variant::Detached => pipe_ops_per_sec(loops, cpu),
+            Variant::Autosa => {
+                let a = Autosa::start(exe)?;
+                let r = pipe_ops_per_sec(loops, cpu);
+                a.detach()?;
+                r
+            }
+            Variant::Runqlat | Variant::Empty => {
+                let script = if self == Variant::Empty {
+                    EMPTY_BT.to_string()
+                } else {
+                    runqlat_script(None)
+                };
+                let b = Bpftrace::start_script(&script)?;
+                let r = pipe_ops_per_sec(loops, cpu);
+                b.kill();
+                r
+            }
+        }
+    }
 }
 
 fn overhead(exe: &PathBuf, rounds: usize, loops: u64, cpu: u32) -> anyhow::Result<()> {
-    let variants = [Variant::Detached, Variant::Autosa, Variant::Bpftrace];
-    let mut ops: Vec<[f64; 3]> = Vec::new();
+    const N: usize = Variant::ALL.len();
+    let mut ops: Vec<[f64; N]> = Vec::new();
     println!("perf bench sched pipe -l {loops}, pinned to CPU {cpu}; ops/sec");
-    println!("round  detached    autosa  bpftrace");
+    let header: Vec<String> = Variant::ALL
+        .iter()
+        .map(|v| format!("{:>17}", v.name()))
+        .collect();
+    println!("round{}", header.join(""));
     for round in 0..rounds {
-        let mut row = [0.0; 3];
+        let mut row = [0.0; N];
         // Rotate the order so drift over time hits every variant alike.
-        for k in 0..3 {
-            let i = (round + k) % 3;
-            row[i] = match variants[i] {
-                Variant::Detached => pipe_ops_per_sec(loops, cpu)?,
-                Variant::Autosa => {
-                    let a = Autosa::start(exe)?;
-                    let r = pipe_ops_per_sec(loops, cpu);
-                    a.detach()?;
-                    r?
-                }
-                Variant::Bpftrace => {
-                    let b = Bpftrace::start(None)?;
-                    let r = pipe_ops_per_sec(loops, cpu);
-                    b.kill();
-                    r?
-                }
-            };
+        for k in 0..N {
+            let i = (round + k) % N;
+            row[i] = Variant::ALL[i].measure(exe, loops, cpu)?;
             std::thread::sleep(Duration::from_millis(200));
         }
-        println!(
-            "{:5} {:9.0} {:9.0} {:9.0}",
-            round + 1,
-            row[0],
-            row[1],
-            row[2]
-        );
+        let cells: Vec<String> = row.iter().map(|v| format!("{v:>17.0}")).collect();
+        println!("{:5}{}", round + 1, cells.join(""));
         std::io::stdout().flush()?;
         ops.push(row);
     }
-    let col = |i: usize| -> Vec<f64> { ops.iter().map(|r| r[i]).collect() };
-    let ratio = |i: usize| -> Vec<f64> { ops.iter().map(|r| r[i] / r[0]).collect() };
-    let (md, ma, mb) = (
-        median(&mut col(0)),
-        median(&mut col(1)),
-        median(&mut col(2)),
-    );
-    let (ra, rb) = (median(&mut ratio(1)), median(&mut ratio(2)));
-    println!("median ops/sec: detached {md:.0}, autosa {ma:.0}, bpftrace {mb:.0}");
-    println!(
-        "median of per-round ratios to detached: autosa {ra:.3} ({:+.1} %), bpftrace runqlat {rb:.3} ({:+.1} %)",
-        (ra - 1.0) * 100.0,
-        (rb - 1.0) * 100.0
-    );
+    println!("variant            median ops/sec   median ratio to detached (per round)");
+    for (i, v) in Variant::ALL.iter().enumerate() {
+        let med = median(&mut ops.iter().map(|r| r[i]).collect::<Vec<_>>());
+        let ratio = median(&mut ops.iter().map(|r| r[i] / r[0]).collect::<Vec<_>>());
+        println!(
+            "{:18} {med:>14.0}   {ratio:.3} ({:+.1} %)",
+            v.name(),
+            (ratio - 1.0) * 100.0
+        );
+    }
     Ok(())
 }
 

@@ -8,6 +8,12 @@
 //! the object's `.rodata` before load, so no BTF is needed. The map layout is
 //! documented in `autosa_common::maps`.
 //!
+//! Each probe has two programs in the object: one reading the record with
+//! direct loads at the offsets current kernels use, and a `_dyn` twin reading
+//! it with helper calls at whatever offsets tracefs reports; the loader
+//! attaches the direct one when the layout matches (see
+//! [`BpfCollector::programs`]).
+//!
 //! Reading is cheap: one syscall per per-CPU array, one per hash entry, and
 //! the ring buffer is drained without blocking (the kernel never wakes us).
 
@@ -159,6 +165,9 @@ impl BpfCollector {
             }
         }
 
+        // Entries touched between the task read above and this write keep the
+        // old epoch: a delay in that window is missing from both intervals'
+        // maxima (the sums are unaffected). Microseconds against a 1 s interval.
         self.runtime.epoch += 1;
         self.write_runtime()?;
         Ok(BpfRaw {
@@ -183,5 +192,15 @@ impl BpfCollector {
             PerCpuArray::try_from(self.map(name)?).map_err(map_err(name))?;
         let values = arr.get(&0, 0).map_err(map_err(name))?;
         Ok(values.iter().copied().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The daemon reads the collector from a blocking task on another thread.
+    #[test]
+    fn collector_can_move_between_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<super::BpfCollector>();
     }
 }
