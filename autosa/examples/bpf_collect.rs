@@ -4,6 +4,11 @@
 //! Prints `ready` on stderr once attached, then obeys lines on stdin:
 //! `start` takes the baseline (answered by `started` on stderr), `stop` takes the final read and prints the
 //! run-queue latency between the two as one JSON line. End of stdin exits.
+//!
+//! `--stats` turns on the kernel's per-program run-time accounting (through a
+//! file descriptor: it turns off again when the process exits) and adds, for
+//! every tracepoint program loaded (autosa's and any other tool's), its runs
+//! and mean run time between `start` and `stop`.
 
 use std::{
     io::BufRead,
@@ -70,7 +75,45 @@ fn summary(first: &BpfRaw, last: &BpfRaw, window: Duration) -> serde_json::Value
     })
 }
 
+/// (id, name, runs, run time ns) of one loaded program.
+type ProgStat = (u32, String, u64, u64);
+
+/// Every loaded tracepoint program.
+fn program_stats() -> Vec<ProgStat> {
+    aya::programs::loaded_programs()
+        .filter_map(Result::ok)
+        .filter(|p| p.program_type() == aya::programs::ProgramType::TracePoint.into())
+        .map(|p| {
+            let name = p.name_as_str().unwrap_or("?").to_string();
+            (p.id(), name, p.run_count(), p.run_time().as_nanos() as u64)
+        })
+        .collect()
+}
+
+fn stats_delta(
+    first: &[(u32, String, u64, u64)],
+    last: &[(u32, String, u64, u64)],
+) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = last
+        .iter()
+        .filter_map(|(id, name, runs, ns)| {
+            let (r0, n0) = first.iter().find(|f| f.0 == *id).map(|f| (f.2, f.3)).unwrap_or((0, 0));
+            let runs = runs - r0;
+            (runs > 0).then(|| {
+                serde_json::json!({ "id": id, "name": name, "runs": runs, "avg_ns": (ns - n0) / runs })
+            })
+        })
+        .collect();
+    serde_json::Value::Array(rows)
+}
+
 fn main() -> anyhow::Result<()> {
+    let stats = std::env::args().any(|a| a == "--stats");
+    let _stats_fd = if stats {
+        Some(aya::sys::enable_stats(aya::sys::Stats::RunTime)?)
+    } else {
+        None
+    };
     let (tx, rx) = channel::<String>();
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
@@ -85,7 +128,7 @@ fn main() -> anyhow::Result<()> {
         ..Default::default()
     })?;
     eprintln!("ready");
-    let mut baseline: Option<(BpfRaw, Instant)> = None;
+    let mut baseline: Option<(BpfRaw, Instant, Vec<ProgStat>)> = None;
     loop {
         match rx.recv_timeout(Duration::from_secs(1)) {
             // The daemon's interval: read (and drain) once a second.
@@ -94,15 +137,19 @@ fn main() -> anyhow::Result<()> {
             }
             Err(RecvTimeoutError::Disconnected) => return Ok(()),
             Ok(cmd) if cmd == "start" => {
-                baseline = Some((c.read()?, Instant::now()));
+                baseline = Some((c.read()?, Instant::now(), program_stats()));
                 eprintln!("started");
             }
             Ok(cmd) if cmd == "stop" => {
                 let last = c.read()?;
-                let (first, at) = baseline
+                let (first, at, stats0) = baseline
                     .take()
                     .ok_or_else(|| anyhow::anyhow!("`stop` before `start`"))?;
-                println!("{}", summary(&first, &last, at.elapsed()));
+                let mut out = summary(&first, &last, at.elapsed());
+                if stats {
+                    out["programs"] = stats_delta(&stats0, &program_stats());
+                }
+                println!("{out}");
                 return Ok(());
             }
             Ok(other) => anyhow::bail!("unknown command {other:?} (expected start or stop)"),

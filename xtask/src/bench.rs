@@ -44,6 +44,14 @@ enum Bench {
         #[arg(long, default_value_t = 1)]
         cpu: u32,
     },
+    /// Mean run time of each program per invocation (kernel BPF stats), autosa
+    /// and bpftrace runqlat attached together under `perf bench sched pipe`.
+    Cost {
+        #[arg(long, default_value_t = 200_000)]
+        loops: u64,
+        #[arg(long, default_value_t = 1)]
+        cpu: u32,
+    },
 }
 
 /// runqlat.bt's logic without its `#include` (which fails without kernel
@@ -81,6 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.bench {
         Bench::Accuracy { seconds, rounds } => accuracy(&collector, seconds, rounds),
         Bench::Overhead { rounds, loops, cpu } => overhead(&collector, rounds, loops, cpu),
+        Bench::Cost { loops, cpu } => cost(&collector, loops, cpu),
     }
 }
 
@@ -202,7 +211,12 @@ struct Autosa {
 
 impl Autosa {
     fn start(exe: &PathBuf) -> anyhow::Result<Self> {
+        Self::start_with(exe, &[])
+    }
+
+    fn start_with(exe: &PathBuf, args: &[&str]) -> anyhow::Result<Self> {
         let mut child = Command::new(exe)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -549,6 +563,37 @@ fn overhead(exe: &PathBuf, rounds: usize, loops: u64, cpu: u32) -> anyhow::Resul
             "{:18} {med:>14.0}   {ratio:.3} ({:+.1} %)",
             v.name(),
             (ratio - 1.0) * 100.0
+        );
+    }
+    Ok(())
+}
+
+/// Per-program cost from the kernel's own accounting: unlike throughput,
+/// it does not depend on what else the machine runs.
+fn cost(exe: &PathBuf, loops: u64, cpu: u32) -> anyhow::Result<()> {
+    let peer = Bpftrace::start(None)?;
+    let mut ours = match Autosa::start_with(exe, &["--stats"]) {
+        Ok(a) => a,
+        Err(e) => {
+            peer.kill();
+            return Err(e);
+        }
+    };
+    ours.begin()?;
+    let ops = pipe_ops_per_sec(loops, cpu);
+    let out = ours.finish();
+    peer.kill();
+    let (ops, out) = (ops?, out?);
+    println!("perf bench sched pipe -l {loops} on CPU {cpu}: {ops:.0} ops/sec with both attached");
+    println!("{:16} {:>12} {:>10}", "program", "runs", "mean ns");
+    let mut rows: Vec<&Value> = out["programs"].as_array().into_iter().flatten().collect();
+    rows.sort_by_key(|r| r["name"].as_str().unwrap_or("").to_string());
+    for r in rows {
+        println!(
+            "{:16} {:>12} {:>10}",
+            r["name"].as_str().unwrap_or("?"),
+            r["runs"].as_u64().unwrap_or(0),
+            r["avg_ns"].as_u64().unwrap_or(0)
         );
     }
     Ok(())
