@@ -10,7 +10,7 @@
 use autosa_common::{
     event::COMM_LEN,
     hist::bucket_of,
-    maps::{CpuCounters, CpuSlot, TaskStats, WakeStamp, slot_flags, wake_kind},
+    maps::{CpuCounters, CpuSlot, TaskStats, WAKE_SLOTS, WakeStamp, slot_flags, wake_kind},
 };
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
@@ -32,28 +32,28 @@ use crate::{
 /// Error of a helper or a missing map slot; the programs ignore it.
 pub type Res = Result<(), i64>;
 
-/// Opens a thread's run-queue wait. Entries are reused in place (a lookup
-/// and a store) rather than inserted and deleted on every wakeup: a map
-/// update or delete takes a bucket lock and costs several times more. The
-/// LRU map ages out the entries of threads that are gone.
+/// The wake-stamp slot of a thread (see `autosa_common::maps::WAKE_SLOTS`).
+#[inline(always)]
+fn slot_of(pid: u32) -> Option<&'static mut WakeStamp> {
+    AUTOSA_WAKE_STAMPS
+        .get_ptr_mut(pid & (WAKE_SLOTS - 1))
+        .map(|p| unsafe { &mut *p })
+}
+
+/// Opens a thread's run-queue wait: a store into its slot, no map update.
 #[inline(always)]
 fn stamp(pid: u32, kind: u32, now: u64) {
-    if let Some(p) = AUTOSA_WAKE_STAMPS.get_ptr_mut(pid) {
-        let st = unsafe { &mut *p };
-        st.time_ns = now;
-        st.kind = kind;
-        return;
-    }
-    let v = WakeStamp {
-        time_ns: now,
-        kind,
-        _pad: 0,
-    };
-    if AUTOSA_WAKE_STAMPS.insert(pid, v, 0).is_err()
+    let Some(st) = slot_of(pid) else { return };
+    if st.time_ns != 0
+        && st.pid != pid
         && let Some(c) = counters()
     {
+        // Another thread's open wait shares the slot: its sample is lost.
         c.pid_map_full += 1;
     }
+    st.pid = pid;
+    st.kind = kind;
+    st.time_ns = now;
 }
 
 pub fn try_sched_wakeup<F: Fields>(ctx: &TracePointContext) -> Res {
@@ -109,10 +109,9 @@ pub fn try_sched_switch<F: Fields>(ctx: &TracePointContext) -> Res {
     slot.flags = 0;
     slot.runq_delay_ns = 0;
     if next_pid != 0
-        && let Some(p) = AUTOSA_WAKE_STAMPS.get_ptr_mut(next_pid)
+        && let Some(st) = slot_of(next_pid)
+        && st.pid == next_pid
     {
-        let st = unsafe { &mut *p };
-        // time_ns 0: already consumed (the entry stays for reuse).
         if st.time_ns != 0 && now >= st.time_ns {
             slot.runq_delay_ns = now - st.time_ns;
             slot.flags = slot_flags::WAITED
