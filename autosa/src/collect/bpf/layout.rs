@@ -64,8 +64,9 @@ pub const BLOCK_RQ_COMPLETE: Tracepoint = Tracepoint {
     optional: true,
 };
 
-/// Every probe, in attach order (the consumers of wake stamps first is not
-/// needed: a stamp without a switch is simply overwritten).
+/// Every probe, in attach order. The order does not matter for correctness:
+/// a switch-in without a stamp records nothing, a stamp without a switch-in
+/// is overwritten by the next one.
 pub const ALL: [Tracepoint; 6] = [
     SCHED_SWITCH,
     SCHED_WAKEUP,
