@@ -90,17 +90,26 @@ fn program_stats() -> Vec<ProgStat> {
         .collect()
 }
 
-fn stats_delta(
-    first: &[(u32, String, u64, u64)],
-    last: &[(u32, String, u64, u64)],
-) -> serde_json::Value {
+/// Runs and mean run time between two stats reads; `ours` holds the ids of
+/// the programs this process loaded (other autosa instances may run too).
+fn stats_delta(first: &[ProgStat], last: &[ProgStat], ours: &[u32]) -> serde_json::Value {
     let rows: Vec<serde_json::Value> = last
         .iter()
         .filter_map(|(id, name, runs, ns)| {
-            let (r0, n0) = first.iter().find(|f| f.0 == *id).map(|f| (f.2, f.3)).unwrap_or((0, 0));
+            let (r0, n0) = first
+                .iter()
+                .find(|f| f.0 == *id)
+                .map(|f| (f.2, f.3))
+                .unwrap_or((0, 0));
             let runs = runs - r0;
             (runs > 0).then(|| {
-                serde_json::json!({ "id": id, "name": name, "runs": runs, "avg_ns": (ns - n0) / runs })
+                serde_json::json!({
+                    "id": id,
+                    "name": name,
+                    "ours": ours.contains(id),
+                    "runs": runs,
+                    "avg_ns": (ns - n0) / runs,
+                })
             })
         })
         .collect();
@@ -123,10 +132,16 @@ fn main() -> anyhow::Result<()> {
             }
         }
     });
+    let before: Vec<u32> = program_stats().iter().map(|p| p.0).collect();
     let mut c = BpfCollector::load(&BpfSettings {
         event_threshold_ns: u64::MAX,
         ..Default::default()
     })?;
+    let ours: Vec<u32> = program_stats()
+        .iter()
+        .filter(|p| !before.contains(&p.0) && p.1.starts_with("autosa_"))
+        .map(|p| p.0)
+        .collect();
     eprintln!("ready");
     let mut baseline: Option<(BpfRaw, Instant, Vec<ProgStat>)> = None;
     loop {
@@ -147,7 +162,7 @@ fn main() -> anyhow::Result<()> {
                     .ok_or_else(|| anyhow::anyhow!("`stop` before `start`"))?;
                 let mut out = summary(&first, &last, at.elapsed());
                 if stats {
-                    out["programs"] = stats_delta(&stats0, &program_stats());
+                    out["programs"] = stats_delta(&stats0, &program_stats(), &ours);
                 }
                 println!("{out}");
                 return Ok(());

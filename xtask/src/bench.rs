@@ -51,6 +51,10 @@ enum Bench {
         loops: u64,
         #[arg(long, default_value_t = 1)]
         cpu: u32,
+        /// Attach bpftrace's empty programs instead of runqlat: the cost of
+        /// a program that does nothing, measured the same way.
+        #[arg(long)]
+        empty_peer: bool,
     },
 }
 
@@ -89,7 +93,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.bench {
         Bench::Accuracy { seconds, rounds } => accuracy(&collector, seconds, rounds),
         Bench::Overhead { rounds, loops, cpu } => overhead(&collector, rounds, loops, cpu),
-        Bench::Cost { loops, cpu } => cost(&collector, loops, cpu),
+        Bench::Cost {
+            loops,
+            cpu,
+            empty_peer,
+        } => cost(&collector, loops, cpu, empty_peer),
     }
 }
 
@@ -570,8 +578,12 @@ fn overhead(exe: &PathBuf, rounds: usize, loops: u64, cpu: u32) -> anyhow::Resul
 
 /// Per-program cost from the kernel's own accounting: unlike throughput,
 /// it does not depend on what else the machine runs.
-fn cost(exe: &PathBuf, loops: u64, cpu: u32) -> anyhow::Result<()> {
-    let peer = Bpftrace::start(None)?;
+fn cost(exe: &PathBuf, loops: u64, cpu: u32, empty_peer: bool) -> anyhow::Result<()> {
+    let peer = if empty_peer {
+        Bpftrace::start_script(EMPTY_BT)?
+    } else {
+        Bpftrace::start(None)?
+    };
     let mut ours = match Autosa::start_with(exe, &["--stats"]) {
         Ok(a) => a,
         Err(e) => {
@@ -585,12 +597,20 @@ fn cost(exe: &PathBuf, loops: u64, cpu: u32) -> anyhow::Result<()> {
     peer.kill();
     let (ops, out) = (ops?, out?);
     println!("perf bench sched pipe -l {loops} on CPU {cpu}: {ops:.0} ops/sec with both attached");
-    println!("{:16} {:>12} {:>10}", "program", "runs", "mean ns");
+    println!(
+        "{:16} {:>12} {:>10}  (* = this autosa instance; others are other tools or instances)",
+        "program", "runs", "mean ns"
+    );
     let mut rows: Vec<&Value> = out["programs"].as_array().into_iter().flatten().collect();
     rows.sort_by_key(|r| r["name"].as_str().unwrap_or("").to_string());
     for r in rows {
+        let mark = if r["ours"].as_bool() == Some(true) {
+            "*"
+        } else {
+            " "
+        };
         println!(
-            "{:16} {:>12} {:>10}",
+            "{:16} {:>12} {:>10} {mark}",
             r["name"].as_str().unwrap_or("?"),
             r["runs"].as_u64().unwrap_or(0),
             r["avg_ns"].as_u64().unwrap_or(0)
