@@ -98,8 +98,18 @@ pub fn try_sched_switch<F: Fields>(ctx: &TracePointContext) -> Res {
 
     if counted {
         switch_out(c, slot, prev_pid, tgid, preempted, now);
+    }
+    if prev_pid != 0 {
         if preempted {
-            stamp(prev_pid, wake_kind::PREEMPTED, now);
+            if counted {
+                stamp(prev_pid, wake_kind::PREEMPTED, now);
+            }
+        } else if let Some(st) = slot_of(prev_pid)
+            && st.pid == prev_pid
+        {
+            // Going to sleep: a stamp left by a wakeup that came while it
+            // still ran is stale; clear it so it is not taken for an open wait.
+            st.time_ns = 0;
         }
     }
 
