@@ -52,10 +52,10 @@ pub struct ProbeConfig {
 }
 
 impl ProbeConfig {
-    /// Offsets of kernel 6.18 on x86_64: only a placeholder so the global is
-    /// non-zero (and lands in `.rodata`); userspace always overwrites it with
-    /// what tracefs says.
-    pub const DEFAULT: Self = Self {
+    /// The record layout of 64-bit kernels for years (6.18 included): the
+    /// kernel side has programs reading exactly these offsets with direct
+    /// loads, used when tracefs reports them (see [`ProbeConfig::same_sched_layout`]).
+    pub const KNOWN: Self = Self {
         self_tgid: 0,
         switch_prev_pid: 24,
         switch_prev_state: 32,
@@ -72,6 +72,32 @@ impl ProbeConfig {
         complete_sector: 16,
         runnable_mask: 0xff,
     };
+}
+
+impl ProbeConfig {
+    /// Initial value of the global: the known layout, so it is non-zero and
+    /// lands in `.rodata`; userspace always overwrites it.
+    pub const DEFAULT: Self = Self::KNOWN;
+
+    /// The scheduler fields sit where [`Self::KNOWN`] has them.
+    pub const fn same_sched_layout(&self, k: &Self) -> bool {
+        self.switch_prev_pid == k.switch_prev_pid
+            && self.switch_prev_state == k.switch_prev_state
+            && self.switch_prev_state_size == k.switch_prev_state_size
+            && self.switch_next_pid == k.switch_next_pid
+            && self.wakeup_pid == k.wakeup_pid
+            && self.wakeup_new_pid == k.wakeup_new_pid
+    }
+
+    /// The block fields sit where [`Self::KNOWN`] has them.
+    pub const fn same_block_layout(&self, k: &Self) -> bool {
+        self.issue_dev == k.issue_dev
+            && self.issue_sector == k.issue_sector
+            && self.issue_bytes == k.issue_bytes
+            && self.issue_rwbs == k.issue_rwbs
+            && self.complete_dev == k.complete_dev
+            && self.complete_sector == k.complete_sector
+    }
 }
 
 impl Default for ProbeConfig {

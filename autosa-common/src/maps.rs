@@ -5,7 +5,7 @@
 //! | [`RUNTIME`] | Array, 1 entry | 0 | [`RuntimeConfig`](crate::config::RuntimeConfig) | userspace | — |
 //! | [`COUNTERS`] | PerCpuArray, 1 entry | 0 | [`CpuCounters`] | every program | summed per CPU |
 //! | [`SCHED_HISTS`] | PerCpuArray, 1 entry | 0 | [`SchedHists`] | sched_switch | kept per CPU |
-//! | [`WAKE_STAMPS`] | LruHash | pid `u32` | [`WakeStamp`] | wakeup, wakeup_new, switch (preempted prev) | — |
+//! | [`WAKE_STAMPS`] | Array, [`WAKE_SLOTS`] | `pid % WAKE_SLOTS` | [`WakeStamp`] (`time_ns` 0 = consumed) | wakeup, wakeup_new, switch | — |
 //! | [`CPU_SLOT`] | PerCpuArray, 1 entry | 0 | [`CpuSlot`] | sched_switch | — |
 //! | [`TASKS`] | LruPerCpuHash | tgid `u32` | [`TaskStats`] | sched_switch | summed over CPUs |
 //! | [`BLOCK_INFLIGHT`] | LruHash | [`InflightKey`] | [`InflightIo`] | block_rq_issue | — |
@@ -28,9 +28,13 @@ pub const BLOCK_INFLIGHT: &str = "AUTOSA_BLOCK_INFLIGHT";
 pub const BLOCK_STATS: &str = "AUTOSA_BLOCK_STATS";
 pub const EVENTS: &str = "AUTOSA_EVENTS";
 
-/// Threads waiting for a CPU at once; LRU so stale entries (a task woken while
-/// still running that then exits) age out instead of filling the map.
-pub const WAKE_STAMPS_MAX: u32 = 32768;
+/// Slots of the wake-stamp table, a direct-mapped cache indexed by
+/// `pid % WAKE_SLOTS` (power of two). An array lookup is a few inlined
+/// instructions where a hash lookup hashes and walks a bucket: this is the
+/// hottest map. Two threads whose pids share a slot and wait at the same
+/// time lose one sample (counted in `pid_map_full`); with 65536 slots and
+/// hundreds of runnable threads that is rare. 1 MiB.
+pub const WAKE_SLOTS: u32 = 1 << 16;
 /// Processes tracked at once (LRU: the least recently run one is evicted).
 pub const TASKS_MAX: u32 = 8192;
 /// Block requests in flight at once, all devices.
@@ -54,9 +58,11 @@ pub struct CpuCounters {
     pub wakeups_new: u64,
     /// sched_migrate_task, counted where the migration ran.
     pub migrations: u64,
-    /// Wake stamps that could not be stored.
+    /// Open run-queue waits overwritten by another thread sharing their
+    /// wake-stamp slot (see [`WAKE_SLOTS`]): samples lost.
     pub pid_map_full: u64,
-    /// Per-process entries that could not be created.
+    /// Per-process entries that could not be created (LRU too; an evicted
+    /// process restarts from zero, which the metrics treat as a reset).
     pub tgid_map_full: u64,
     /// In-flight block requests or (dev, op) entries that could not be stored.
     pub block_map_full: u64,
@@ -99,10 +105,12 @@ pub mod wake_kind {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WakeStamp {
+    /// 0 when no wait is open in this slot.
     pub time_ns: u64,
+    /// The thread the slot holds now.
+    pub pid: u32,
     /// One of [`wake_kind`].
     pub kind: u32,
-    pub _pad: u32,
 }
 
 /// Flags of [`CpuSlot::flags`].

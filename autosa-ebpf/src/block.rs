@@ -1,36 +1,25 @@
 //! Block I/O latency: issue to completion, per (device, direction).
 
 use autosa_common::{
-    config::NO_FIELD,
     hist::bucket_of,
     maps::{BlockKey, InflightIo, InflightKey, io_op},
 };
 use aya_ebpf::{bindings::BPF_NOEXIST, helpers::bpf_ktime_get_ns, programs::TracePointContext};
 
 use crate::{
-    globals::probe_cfg,
     maps::{AUTOSA_BLOCK_INFLIGHT, AUTOSA_BLOCK_STATS, AUTOSA_BLOCK_STATS_ZERO, counters},
+    record::Fields,
     sched::Res,
 };
 
-#[inline(always)]
-fn read<T>(ctx: &TracePointContext, off: u32) -> Result<T, i64> {
-    unsafe { ctx.read_at::<T>(off as usize) }.map_err(|e| e as i64)
-}
-
-pub fn try_block_rq_issue(ctx: &TracePointContext) -> Res {
+pub fn try_block_rq_issue<F: Fields>(ctx: &TracePointContext) -> Res {
     let key = InflightKey {
-        dev: read::<u32>(ctx, probe_cfg!(issue_dev))?,
+        dev: F::issue_dev(ctx)?,
         _pad: 0,
-        sector: read::<u64>(ctx, probe_cfg!(issue_sector))?,
+        sector: F::issue_sector(ctx)?,
     };
-    let bytes_off = probe_cfg!(issue_bytes);
-    let bytes = if bytes_off == NO_FIELD {
-        read::<u32>(ctx, probe_cfg!(issue_nr_sector))?.wrapping_shl(9)
-    } else {
-        read::<u32>(ctx, bytes_off)?
-    };
-    let rwbs = read::<[u8; 2]>(ctx, probe_cfg!(issue_rwbs))?;
+    let bytes = F::issue_bytes(ctx)?;
+    let rwbs = F::issue_rwbs(ctx)?;
     let op = io_op::from_rwbs(rwbs[0], rwbs[1]);
     let v = InflightIo {
         issue_ns: unsafe { bpf_ktime_get_ns() },
@@ -45,12 +34,12 @@ pub fn try_block_rq_issue(ctx: &TracePointContext) -> Res {
     Ok(())
 }
 
-pub fn try_block_rq_complete(ctx: &TracePointContext) -> Res {
+pub fn try_block_rq_complete<F: Fields>(ctx: &TracePointContext) -> Res {
     let now = unsafe { bpf_ktime_get_ns() };
     let key = InflightKey {
-        dev: read::<u32>(ctx, probe_cfg!(complete_dev))?,
+        dev: F::complete_dev(ctx)?,
         _pad: 0,
-        sector: read::<u64>(ctx, probe_cfg!(complete_sector))?,
+        sector: F::complete_sector(ctx)?,
     };
     // Issued before the programs were attached, or evicted: nothing to measure.
     let Some(io) = (unsafe { AUTOSA_BLOCK_INFLIGHT.get(key) }).copied() else {

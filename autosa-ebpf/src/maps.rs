@@ -4,7 +4,7 @@ use autosa_common::{
     config::RuntimeConfig,
     maps::{
         BLOCK_INFLIGHT_MAX, BLOCK_STATS_MAX, BlockKey, BlockStats, CpuCounters, CpuSlot,
-        EVENTS_BYTES, InflightIo, InflightKey, SchedHists, TASKS_MAX, TaskStats, WAKE_STAMPS_MAX,
+        EVENTS_BYTES, InflightIo, InflightKey, SchedHists, TASKS_MAX, TaskStats, WAKE_SLOTS,
         WakeStamp,
     },
 };
@@ -26,8 +26,7 @@ pub static AUTOSA_SCHED_HISTS: PerCpuArray<SchedHists> = PerCpuArray::with_max_e
 pub static AUTOSA_CPU_SLOT: PerCpuArray<CpuSlot> = PerCpuArray::with_max_entries(1, 0);
 
 #[map]
-pub static AUTOSA_WAKE_STAMPS: LruHashMap<u32, WakeStamp> =
-    LruHashMap::with_max_entries(WAKE_STAMPS_MAX, 0);
+pub static AUTOSA_WAKE_STAMPS: Array<WakeStamp> = Array::with_max_entries(WAKE_SLOTS, 0);
 
 #[map]
 pub static AUTOSA_TASKS: LruPerCpuHashMap<u32, TaskStats> =

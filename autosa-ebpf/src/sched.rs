@@ -10,7 +10,7 @@
 use autosa_common::{
     event::COMM_LEN,
     hist::bucket_of,
-    maps::{CpuCounters, CpuSlot, TaskStats, WakeStamp, slot_flags, wake_kind},
+    maps::{CpuCounters, CpuSlot, TaskStats, WAKE_SLOTS, WakeStamp, slot_flags, wake_kind},
 };
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
@@ -26,40 +26,46 @@ use crate::{
     maps::{
         AUTOSA_CPU_SLOT, AUTOSA_SCHED_HISTS, AUTOSA_TASKS, AUTOSA_WAKE_STAMPS, counters, runtime,
     },
+    record::Fields,
 };
 
 /// Error of a helper or a missing map slot; the programs ignore it.
 pub type Res = Result<(), i64>;
 
+/// The wake-stamp slot of a thread (see `autosa_common::maps::WAKE_SLOTS`).
 #[inline(always)]
-fn read_u32(ctx: &TracePointContext, off: u32) -> Result<u32, i64> {
-    unsafe { ctx.read_at::<u32>(off as usize) }.map_err(|e| e as i64)
+fn slot_of(pid: u32) -> Option<&'static mut WakeStamp> {
+    AUTOSA_WAKE_STAMPS
+        .get_ptr_mut(pid & (WAKE_SLOTS - 1))
+        .map(|p| unsafe { &mut *p })
 }
 
+/// Opens a thread's run-queue wait: a store into its slot, no map update.
 #[inline(always)]
 fn stamp(pid: u32, kind: u32, now: u64) {
-    let v = WakeStamp {
-        time_ns: now,
-        kind,
-        _pad: 0,
-    };
-    if AUTOSA_WAKE_STAMPS.insert(pid, v, 0).is_err()
+    let Some(st) = slot_of(pid) else { return };
+    if st.time_ns != 0
+        && st.pid != pid
         && let Some(c) = counters()
     {
+        // Another thread's open wait shares the slot: its sample is lost.
         c.pid_map_full += 1;
     }
+    st.pid = pid;
+    st.kind = kind;
+    st.time_ns = now;
 }
 
-pub fn try_sched_wakeup(ctx: &TracePointContext) -> Res {
-    let pid = read_u32(ctx, probe_cfg!(wakeup_pid))?;
+pub fn try_sched_wakeup<F: Fields>(ctx: &TracePointContext) -> Res {
+    let pid = F::wakeup_pid(ctx)?;
     if pid != 0 {
         stamp(pid, wake_kind::WAKEUP, unsafe { bpf_ktime_get_ns() });
     }
     Ok(())
 }
 
-pub fn try_sched_wakeup_new(ctx: &TracePointContext) -> Res {
-    let pid = read_u32(ctx, probe_cfg!(wakeup_new_pid))?;
+pub fn try_sched_wakeup_new<F: Fields>(ctx: &TracePointContext) -> Res {
+    let pid = F::wakeup_new_pid(ctx)?;
     if pid != 0 {
         stamp(pid, wake_kind::WAKEUP_NEW, unsafe { bpf_ktime_get_ns() });
     }
@@ -76,16 +82,11 @@ pub fn count_migration() {
     }
 }
 
-pub fn try_sched_switch(ctx: &TracePointContext) -> Res {
+pub fn try_sched_switch<F: Fields>(ctx: &TracePointContext) -> Res {
     let now = unsafe { bpf_ktime_get_ns() };
-    let prev_pid = read_u32(ctx, probe_cfg!(switch_prev_pid))?;
-    let next_pid = read_u32(ctx, probe_cfg!(switch_next_pid))?;
-    let state_off = probe_cfg!(switch_prev_state) as usize;
-    let prev_state: u64 = if probe_cfg!(switch_prev_state_size) == 8 {
-        unsafe { ctx.read_at::<u64>(state_off) }.map_err(|e| e as i64)?
-    } else {
-        unsafe { ctx.read_at::<u32>(state_off) }.map_err(|e| e as i64)? as u64
-    };
+    let prev_pid = F::switch_prev_pid(ctx)?;
+    let next_pid = F::switch_next_pid(ctx)?;
+    let prev_state = F::switch_prev_state(ctx)?;
     let preempted = prev_state & probe_cfg!(runnable_mask) == 0;
     // `current` is still the outgoing thread at this tracepoint.
     let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
@@ -97,8 +98,18 @@ pub fn try_sched_switch(ctx: &TracePointContext) -> Res {
 
     if counted {
         switch_out(c, slot, prev_pid, tgid, preempted, now);
+    }
+    if prev_pid != 0 {
         if preempted {
-            stamp(prev_pid, wake_kind::PREEMPTED, now);
+            if counted {
+                stamp(prev_pid, wake_kind::PREEMPTED, now);
+            }
+        } else if let Some(st) = slot_of(prev_pid)
+            && st.pid == prev_pid
+        {
+            // Going to sleep: a stamp left by a wakeup that came while it
+            // still ran is stale; clear it so it is not taken for an open wait.
+            st.time_ns = 0;
         }
     }
 
@@ -108,11 +119,10 @@ pub fn try_sched_switch(ctx: &TracePointContext) -> Res {
     slot.flags = 0;
     slot.runq_delay_ns = 0;
     if next_pid != 0
-        && let Some(st) = unsafe { AUTOSA_WAKE_STAMPS.get(next_pid) }
+        && let Some(st) = slot_of(next_pid)
+        && st.pid == next_pid
     {
-        let st = *st;
-        let _ = AUTOSA_WAKE_STAMPS.remove(next_pid);
-        if now >= st.time_ns {
+        if st.time_ns != 0 && now >= st.time_ns {
             slot.runq_delay_ns = now - st.time_ns;
             slot.flags = slot_flags::WAITED
                 | if st.kind == wake_kind::WAKEUP {
@@ -121,6 +131,7 @@ pub fn try_sched_switch(ctx: &TracePointContext) -> Res {
                     0
                 };
         }
+        st.time_ns = 0;
     }
     Ok(())
 }

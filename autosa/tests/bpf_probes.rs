@@ -97,6 +97,12 @@ fn ping_pong_is_counted_with_runq_latency_and_per_process_stats() {
     let Some(mut c) = load(settings(NOBODY, u64::MAX)) else {
         return;
     };
+    // On this kernel's layout the direct-load programs are the ones attached.
+    assert!(
+        c.programs().contains(&"autosa_sched_switch"),
+        "{:?}",
+        c.programs()
+    );
     let before = c.read().unwrap();
     const N: usize = 5000;
     ping_pong(N);
@@ -136,6 +142,33 @@ fn ping_pong_is_counted_with_runq_latency_and_per_process_stats() {
         "events off, got {}",
         after.events.len()
     );
+}
+
+#[test]
+fn helper_read_programs_count_the_same_load() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let s = BpfSettings {
+        direct_reads: false,
+        ..settings(NOBODY, u64::MAX)
+    };
+    let Some(mut c) = load(s) else { return };
+    assert!(
+        c.programs().iter().filter(|p| p.ends_with("_dyn")).count() >= 3,
+        "{:?}",
+        c.programs()
+    );
+    let before = c.read().unwrap();
+    const N: usize = 2000;
+    ping_pong(N);
+    let after = c.read().unwrap();
+    assert!(switches(&after) - switches(&before) >= N as u64);
+    assert!(runq_samples(&after) - runq_samples(&before) >= N as u64);
+    let me = after
+        .tasks
+        .iter()
+        .find(|t| t.tgid == own_tgid())
+        .expect("test process in tasks");
+    assert!(me.switches_voluntary >= 2 * N as u64 - 10, "{me:?}");
 }
 
 #[test]

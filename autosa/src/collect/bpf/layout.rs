@@ -12,8 +12,11 @@ use super::tp_format::{Format, FormatError};
 pub struct Tracepoint {
     pub category: &'static str,
     pub name: &'static str,
-    /// Program name in the eBPF object.
+    /// Program reading the record with direct loads at [`ProbeConfig::KNOWN`]'s offsets.
     pub program: &'static str,
+    /// Program reading it at the configured offsets with helper calls
+    /// (`None`: the program reads no field).
+    pub program_dyn: Option<&'static str>,
     /// Optional probes are skipped with a warning when the kernel lacks them.
     pub optional: bool,
 }
@@ -22,41 +25,48 @@ pub const SCHED_SWITCH: Tracepoint = Tracepoint {
     category: "sched",
     name: "sched_switch",
     program: "autosa_sched_switch",
+    program_dyn: Some("autosa_sched_switch_dyn"),
     optional: false,
 };
 pub const SCHED_WAKEUP: Tracepoint = Tracepoint {
     category: "sched",
     name: "sched_wakeup",
     program: "autosa_sched_wakeup",
+    program_dyn: Some("autosa_sched_wakeup_dyn"),
     optional: false,
 };
 pub const SCHED_WAKEUP_NEW: Tracepoint = Tracepoint {
     category: "sched",
     name: "sched_wakeup_new",
     program: "autosa_sched_wakeup_new",
+    program_dyn: Some("autosa_sched_wakeup_new_dyn"),
     optional: false,
 };
 pub const SCHED_MIGRATE_TASK: Tracepoint = Tracepoint {
     category: "sched",
     name: "sched_migrate_task",
     program: "autosa_sched_migrate_task",
+    program_dyn: None,
     optional: true,
 };
 pub const BLOCK_RQ_ISSUE: Tracepoint = Tracepoint {
     category: "block",
     name: "block_rq_issue",
     program: "autosa_block_rq_issue",
+    program_dyn: Some("autosa_block_rq_issue_dyn"),
     optional: true,
 };
 pub const BLOCK_RQ_COMPLETE: Tracepoint = Tracepoint {
     category: "block",
     name: "block_rq_complete",
     program: "autosa_block_rq_complete",
+    program_dyn: Some("autosa_block_rq_complete_dyn"),
     optional: true,
 };
 
-/// Every probe, in attach order (the consumers of wake stamps first is not
-/// needed: a stamp without a switch is simply overwritten).
+/// Every probe, in attach order. The order does not matter for correctness:
+/// a switch-in without a stamp records nothing, a stamp without a switch-in
+/// is overwritten by the next one.
 pub const ALL: [Tracepoint; 6] = [
     SCHED_SWITCH,
     SCHED_WAKEUP,
@@ -67,6 +77,27 @@ pub const ALL: [Tracepoint; 6] = [
 ];
 
 impl Tracepoint {
+    /// The program to attach: the direct-load one when the layout is the known one.
+    pub fn program_for(&self, direct: bool) -> &'static str {
+        match self.program_dyn {
+            Some(dyn_name) if !direct => dyn_name,
+            _ => self.program,
+        }
+    }
+
+    fn is_block(&self) -> bool {
+        self.category == "block"
+    }
+
+    /// Whether `config` lets this probe use direct loads.
+    pub fn direct_ok(&self, config: &ProbeConfig) -> bool {
+        if self.is_block() {
+            config.same_block_layout(&ProbeConfig::KNOWN)
+        } else {
+            config.same_sched_layout(&ProbeConfig::KNOWN)
+        }
+    }
+
     /// `<tracefs>/events/<category>/<name>/format`.
     pub fn format_path(&self, tracefs: &Path) -> PathBuf {
         tracefs
@@ -219,6 +250,19 @@ mod tests {
             "no bytes field: nr_sector is used"
         );
         assert_eq!(cfg.issue_nr_sector, 24);
+        // wakeup_new's pid at 20 and no `bytes`: neither layout is the known one.
+        assert!(!SCHED_SWITCH.direct_ok(&cfg) && !BLOCK_RQ_ISSUE.direct_ok(&cfg));
+        let known = ProbeConfig::KNOWN;
+        assert!(SCHED_WAKEUP.direct_ok(&known) && BLOCK_RQ_COMPLETE.direct_ok(&known));
+        assert_eq!(
+            BLOCK_RQ_ISSUE.program_for(BLOCK_RQ_ISSUE.direct_ok(&cfg)),
+            "autosa_block_rq_issue_dyn"
+        );
+        assert_eq!(SCHED_SWITCH.program_for(true), "autosa_sched_switch");
+        assert_eq!(
+            SCHED_MIGRATE_TASK.program_for(false),
+            "autosa_sched_migrate_task"
+        );
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct BpfSettings {
     pub block: bool,
     /// tracefs to read tracepoint formats from; `None` finds or mounts it.
     pub tracefs: Option<PathBuf>,
+    /// Read record fields with direct loads when the kernel's layout is the
+    /// known one (cheapest); `false` always uses the helper-read programs.
+    pub direct_reads: bool,
 }
 
 impl Default for BpfSettings {
@@ -44,6 +47,7 @@ impl Default for BpfSettings {
             event_threshold_ns: 20_000_000,
             block: true,
             tracefs: None,
+            direct_reads: true,
         }
     }
 }
@@ -53,6 +57,8 @@ pub struct Loaded {
     pub ebpf: Ebpf,
     pub config: ProbeConfig,
     pub attached: Vec<Tracepoint>,
+    /// Names of the programs attached (which variant of each probe).
+    pub programs: Vec<&'static str>,
     pub skipped: Vec<(Tracepoint, String)>,
 }
 
@@ -126,13 +132,18 @@ pub fn load(settings: &BpfSettings) -> Result<Loaded, BpfError> {
     write_runtime(&mut ebpf, &initial_runtime(settings))?;
 
     let mut attached = Vec::new();
+    let mut programs = Vec::new();
     for tp in ALL {
         let is_block = tp == BLOCK_RQ_ISSUE || tp == BLOCK_RQ_COMPLETE;
         if is_block && !block_ok {
             continue;
         }
-        match attach(&mut ebpf, &tp, memlock_ok) {
-            Ok(()) => attached.push(tp),
+        let program = tp.program_for(settings.direct_reads && tp.direct_ok(&config));
+        match attach(&mut ebpf, &tp, program, memlock_ok) {
+            Ok(()) => {
+                attached.push(tp);
+                programs.push(program);
+            }
             Err(e) if tp.optional => {
                 tracing::warn!(error = %e, "optional probe skipped");
                 skipped.push((tp, e.to_string()));
@@ -144,10 +155,12 @@ pub fn load(settings: &BpfSettings) -> Result<Loaded, BpfError> {
     if block_ok && !(attached.contains(&BLOCK_RQ_ISSUE) && attached.contains(&BLOCK_RQ_COMPLETE)) {
         tracing::warn!("only one of the block probes attached; block latency will be empty");
     }
+    tracing::debug!(?programs, "eBPF programs attached");
     Ok(Loaded {
         ebpf,
         config,
         attached,
+        programs,
         skipped,
     })
 }
@@ -193,22 +206,27 @@ fn block_config(tfs: &std::path::Path, config: ProbeConfig) -> Result<ProbeConfi
     })
 }
 
-fn attach(ebpf: &mut Ebpf, tp: &Tracepoint, memlock_ok: bool) -> Result<(), BpfError> {
+fn attach(
+    ebpf: &mut Ebpf,
+    tp: &Tracepoint,
+    program: &'static str,
+    memlock_ok: bool,
+) -> Result<(), BpfError> {
     let object_err = |detail: String| BpfError::Object { detail };
     let prog: &mut TracePoint = ebpf
-        .program_mut(tp.program)
-        .ok_or_else(|| object_err(format!("program {} is missing from the object", tp.program)))?
+        .program_mut(program)
+        .ok_or_else(|| object_err(format!("program {program} is missing from the object")))?
         .try_into()
         .map_err(|e: aya::programs::ProgramError| object_err(e.to_string()))?;
     prog.load().map_err(|e| {
         classify(&e, memlock_ok, |detail| BpfError::ProgramLoad {
-            program: tp.program.into(),
+            program: program.into(),
             detail,
         })
     })?;
     prog.attach(tp.category, tp.name).map_err(|e| {
         classify(&e, memlock_ok, |detail| BpfError::Attach {
-            program: tp.program.into(),
+            program: program.into(),
             category: tp.category.into(),
             name: tp.name.into(),
             detail,

@@ -16,8 +16,18 @@ pub fn is_tracefs(root: &Path) -> bool {
 /// place has it (systemd usually does this at boot; a bare system may not).
 /// The mount is left in place: it is the kernel's standard interface.
 pub fn ensure_mounted() -> Result<PathBuf, BpfError> {
-    if let Some(p) = CANDIDATES.iter().map(Path::new).find(|p| is_tracefs(p)) {
-        return Ok(p.to_path_buf());
+    for p in CANDIDATES.iter().map(Path::new) {
+        if is_tracefs(p) {
+            return Ok(p.to_path_buf());
+        }
+        // tracefs is root-only (mode 700): say so rather than "missing".
+        if let Err(e) = std::fs::read_dir(p)
+            && e.kind() == std::io::ErrorKind::PermissionDenied
+        {
+            return Err(BpfError::Permission {
+                detail: format!("cannot read {}: {e}", p.display()),
+            });
+        }
     }
     let target = Path::new(CANDIDATES[0]);
     let res = nix::mount::mount(
@@ -34,6 +44,12 @@ pub fn ensure_mounted() -> Result<PathBuf, BpfError> {
         }
         Ok(()) => Err(BpfError::TracefsMissing {
             detail: "mounted, but it has no events directory".into(),
+        }),
+        Err(nix::errno::Errno::EPERM) => Err(BpfError::Permission {
+            detail: format!(
+                "tracefs is not mounted and mounting it at {} needs CAP_SYS_ADMIN",
+                target.display()
+            ),
         }),
         Err(e) => Err(BpfError::TracefsMissing {
             detail: e.to_string(),
