@@ -31,7 +31,15 @@ enum Command {
     Vm(vm::Args),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
+    // One readable line on failure, not a Debug dump with a backtrace.
+    if let Err(e) = dispatch() {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn dispatch() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::BuildEbpf(args) => build_ebpf::run(args),
         Command::InstallToolchain(args) => toolchain::run(args),
