@@ -615,7 +615,9 @@ fn count_log(log: &str, load: std::ops::Range<usize>, window: std::ops::Range<us
     let in_window = log.get(window).unwrap_or("");
     c.changes_in_window = in_window
         .lines()
-        .filter(|l| l.contains(" changed what=") || l.contains(" restored what="))
+        // The daemon logs every change it made, restores included, as
+        // "changed" (the backend's own "restored" lines repeat them).
+        .filter(|l| l.contains(" changed what="))
         .count();
     times.sort_by(f64::total_cmp);
     c.min_gap_secs = times.windows(2).map(|w| w[1] - w[0]).reduce(f64::min);
