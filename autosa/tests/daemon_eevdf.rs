@@ -399,8 +399,10 @@ fn wait_until_acted(
             let log = daemon.log_text();
             panic!(
                 "autosa did not apply the mixed plan within {ACT_DEADLINE:?}.\n\
-                 classes seen (intervals): {}\nnow: {:?}\nbefore: {:?}\nlog tail:\n{}",
+                 classes seen (intervals): {}; per-thread changes logged: {}\n\
+                 now: {:?}\nbefore: {:?}\nlog tail:\n{}",
                 classes_seen(&log),
+                log.matches(" changed what=").count(),
                 load.snapshot(),
                 originals,
                 tail(&log, 40)
