@@ -754,8 +754,12 @@ impl RoundCtx<'_> {
             if let Some(d) = daemon.as_mut() {
                 d.check_alive()?;
                 polls += 1;
-                if load.state(self.plan, self.default_slice_ns).applied {
+                let s = load.state(self.plan, self.default_slice_ns);
+                if s.applied {
                     applied_polls += 1;
+                }
+                if s.any_changed && first_change.is_none() {
+                    first_change = Some(t_load.elapsed().as_secs_f64());
                 }
             }
             std::thread::sleep(
@@ -766,8 +770,9 @@ impl RoundCtx<'_> {
         let log_to = daemon.as_ref().map_or(0, Daemon::log_len);
 
         // Load stops (stopped, not gone: its values can still be seen).
+        // Only a round where autosa changed something has a restore to time.
         let mut restored = None;
-        if let Some(d) = daemon.as_mut() {
+        if let Some(d) = daemon.as_mut().filter(|_| first_change.is_some()) {
             signal(&load.pids(), "STOP");
             let t_stop = Instant::now();
             while t_stop.elapsed() < timeout {
