@@ -1014,8 +1014,8 @@ impl Report<'_> {
         let _ = writeln!(m, "# Benefit of autosa on a mixed load (EEVDF backend)\n");
         let _ = writeln!(
             m,
-            "Command: `cargo xtask bench benefit --rounds {} --round-secs {} --hogs {} --interval-ms {}`  ",
-            a.rounds, a.round_secs, a.hogs, a.interval_ms
+            "Command: `cargo xtask bench benefit --rounds {} --round-secs {} --hogs {} --interval-ms {} --act-timeout-secs {}`  ",
+            a.rounds, a.round_secs, a.hogs, a.interval_ms, a.act_timeout_secs
         );
         let _ = writeln!(
             m,
