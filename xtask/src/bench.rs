@@ -24,6 +24,8 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum Bench {
+    /// A latency-sensitive sleeper beside CPU hogs, autosa off / on (eevdf backend).
+    Benefit(crate::bench_benefit::BenefitArgs),
     /// Run-queue latency percentiles: autosa vs bpftrace (runqlat's logic) under load.
     Accuracy {
         /// Seconds of load per round.
@@ -88,6 +90,10 @@ END {{ clear(@qtime); }}
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    // The benefit bench drives the daemon, not bpftrace or perf.
+    if let Bench::Benefit(b) = args.bench {
+        return crate::bench_benefit::run(b);
+    }
     preflight()?;
     let collector = build_collector()?;
     match args.bench {
@@ -98,6 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             cpu,
             empty_peer,
         } => cost(&collector, loops, cpu, empty_peer),
+        Bench::Benefit(_) => unreachable!("handled before the preflight"),
     }
 }
 

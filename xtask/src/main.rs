@@ -3,6 +3,7 @@
 //! Each command lives in its own module; this file only parses and dispatches.
 
 mod bench;
+mod bench_benefit;
 mod build_ebpf;
 mod eval;
 mod toolchain;
