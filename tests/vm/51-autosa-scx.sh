@@ -46,10 +46,10 @@ for _ in 1 2; do
     nice -n 19 sh -c 'while :; do :; done' &
     HOGS="$HOGS $!"
 done
-if wait_until 200 ops_is lavd; then
+if wait_until 300 ops_is lavd; then
     ok "CPU hogs: autosa switched to scx_lavd, ops '$(ops_now)' after ${WAITED_MS} ms"
 else
-    not_ok "no switch to scx_lavd within 200 s (state '$(scx_state)', ops '$(ops_now)'):"
+    not_ok "no switch to scx_lavd within 300 s (state '$(scx_state)', ops '$(ops_now)'):"
     show_log "$log"
 fi
 check "the log names a switch to a CPU-heavy class" log_has "$log" 'switch.*to=(cpu_bound|mixed)'
