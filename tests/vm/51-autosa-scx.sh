@@ -96,10 +96,14 @@ if [ -n "$left" ] && alive "$left"; then
     check "scx-running.json names pid $left" grep -q "\"pid\":$left" "$T/state/scx-running.json"
     log3=$T/run3.log
     autosa_start "$log3" --config "$cfg" run --dry-run --backend scx
+    # The orphan may still die by itself first (SIGPIPE: its output went to the killed
+    # autosa), leaving the recovery nothing to stop; pid gone + disabled is checked either way.
     if wait_until 60 log_has "$log3" 'stopped a scheduler left running by a previous autosa'; then
         ok "the next start (--dry-run) stopped the scheduler left behind, and said so"
+    elif dead "$left"; then
+        echo "# note: pid $left exited by itself before the next start could stop it"
     else
-        not_ok "the next start did not report stopping the scheduler left behind:"
+        not_ok "the next start did not stop the scheduler left behind (pid $left alive):"
         show_log "$log3"
     fi
     check "pid $left is gone" wait_until 30 dead "$left"
