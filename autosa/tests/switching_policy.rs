@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use WorkloadClass::*;
 use autosa::backend::{ForeignChange, Observed, Target};
-use autosa::policy::plan::{EevdfPlan, HogTreatment, Plan, WorkloadClass};
+use autosa::policy::plan::{EevdfPlan, HogTreatment, Plan, ScxChoice, WorkloadClass};
 use autosa::switching::{
     Action, Command, Decision, Input, SwitchingConfig, SwitchingPolicy, TargetSample,
 };
@@ -503,4 +503,44 @@ fn a_failed_choice_rolls_back_to_the_previous_one_and_is_blocked() {
         run.policy.failed(run.now, "exited").command,
         Command::Nothing
     );
+}
+
+#[test]
+fn a_failed_scheduler_is_not_restarted_by_the_rollback() {
+    // Two classes mapped to the same scheduler: the one before the failure
+    // would start the scheduler that just died again. Back to the defaults.
+    let with_scx = |class| Plan {
+        scx: Some(ScxChoice {
+            scheduler: "scx_bpfland".into(),
+            args: Vec::new(),
+        }),
+        ..plan(class)
+    };
+    let mut policy = SwitchingPolicy::new(config());
+    let observed = Observed::default();
+    let mut now = Duration::ZERO;
+    for class in [CpuBound, CpuBound, CpuBound, Mixed, Mixed, Mixed] {
+        let plan = with_scx(class);
+        policy.step(Input {
+            now,
+            class,
+            confidence: 0.9,
+            plan: &plan,
+            observed: &observed,
+            metric: NONE,
+        });
+        now += Duration::from_secs(1);
+    }
+    assert_eq!(policy.active(), Some(Mixed));
+    let out = policy.failed(now, "scx_bpfland (pid 7) exited with signal: 9 (SIGKILL)");
+    assert_eq!(out.command, Command::Restore);
+    assert!(matches!(
+        out.decisions[0].action,
+        Action::Rollback {
+            from: Mixed,
+            to: None
+        }
+    ));
+    assert_eq!(policy.active(), None);
+    assert!(policy.blocked().contains_key(&Mixed));
 }

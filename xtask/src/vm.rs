@@ -93,8 +93,9 @@ enum VmCommand {
         /// Write the guest kernel's tracefs formats into autosa/tests/fixtures/tracefs/.
         #[arg(long)]
         update_fixtures: bool,
-        /// Seconds each script may run inside the guest.
-        #[arg(long, default_value_t = 300)]
+        /// Seconds each script may run inside the guest (51-autosa-scx.sh needs ~260 s
+        /// under single-threaded TCG: scx_lavd beside CPU hogs took 145 s to attach).
+        #[arg(long, default_value_t = 600)]
         script_timeout: u64,
     },
 }

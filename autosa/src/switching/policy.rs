@@ -168,7 +168,14 @@ impl SwitchingPolicy {
                 command: Command::Nothing,
             };
         };
-        let (back_to, back_plan) = self.previous.take().unwrap_or((None, None));
+        let (mut back_to, mut back_plan) = self.previous.take().unwrap_or((None, None));
+        // Going back to a plan that runs the scheduler that just failed would
+        // restart it: that is no rollback. Go back to the defaults instead.
+        let failed_scx = self.active_plan.as_ref().and_then(|p| p.scx.as_ref());
+        if failed_scx.is_some() && back_plan.as_ref().and_then(|p| p.scx.as_ref()) == failed_scx {
+            back_to = None;
+            back_plan = None;
+        }
         self.blocked.insert(from, now + self.config.block());
         self.active = back_to;
         self.active_plan = back_plan;

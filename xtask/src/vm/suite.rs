@@ -2,7 +2,8 @@
 //!
 //! A test script prints one line per check, `ok - …`, `not ok - …` or `skip - …`, and exits
 //! non-zero when a check failed. Scripts see `AUTOSA_BIN` (the release binary built on the
-//! host, empty when there is none), `AUTOSA_VM_BIN` (cached schedulers), `AUTOSA_VM_OUT`
+//! host, empty when there is none), `AUTOSA_FAKE_SCHEDCP` (the test MCP server built beside
+//! it, empty likewise), `AUTOSA_VM_BIN` (cached schedulers), `AUTOSA_VM_OUT`
 //! (writable, comes back to the host), `AUTOSA_WORKSPACE`, and `CI` when set on the host.
 
 use std::fs;
@@ -42,7 +43,11 @@ fn scripts(filter: Option<&str>) -> Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-/// Builds `autosa` in release if the workspace has its binary; returns where it is.
+/// The test MCP server the package builds beside `autosa` (for the mcp backend's tests).
+const FAKE_SCHEDCP: &str = "autosa-fake-schedcp";
+
+/// Builds `autosa` (and the fake schedcp beside it) in release if the workspace has its
+/// binary; returns where `autosa` is.
 fn build_autosa() -> Result<Option<PathBuf>> {
     let ws = workspace_root();
     if !ws.join("autosa/src/main.rs").is_file() {
@@ -56,6 +61,8 @@ fn build_autosa() -> Result<Option<PathBuf>> {
             "autosa",
             "--bin",
             "autosa",
+            "--bin",
+            FAKE_SCHEDCP,
         ]),
         "fix the build, or pass --no-build to test without the autosa binary",
     )?;
@@ -83,9 +90,13 @@ fn suite_script(
     opts: &SuiteOptions,
 ) -> String {
     let q = |p: &Path| shell_quote(&p.to_string_lossy());
+    let fake = autosa
+        .map(|a| a.with_file_name(FAKE_SCHEDCP))
+        .filter(|f| f.is_file());
     let mut s = format!(
-        "export AUTOSA_BIN={}\n",
-        autosa.map(q).unwrap_or_else(|| "''".into())
+        "export AUTOSA_BIN={}\nexport AUTOSA_FAKE_SCHEDCP={}\n",
+        autosa.map(q).unwrap_or_else(|| "''".into()),
+        fake.as_deref().map(q).unwrap_or_else(|| "''".into())
     );
     if opts.update_fixtures {
         s.push_str("export AUTOSA_UPDATE_FIXTURES=1\n");
