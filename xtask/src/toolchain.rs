@@ -111,7 +111,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
         }
         run_cmd(Command::new("apt-get").arg("update"))?;
-        run_cmd(Command::new("apt-get").args(["install", "-y", "--no-install-recommends"]).args(&missing))
+        // With recommends, as in the recipe known to work on a fresh Debian 12.
+        run_cmd(Command::new("apt-get").args(["install", "-y"]).args(&missing))
             .context("some packages need bookworm-updates/security or a newer release (rustc-web 1.96, llvm-22)")?;
     } else {
         println!("packages present: {PACKAGES:?}");
