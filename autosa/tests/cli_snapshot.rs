@@ -8,6 +8,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use autosa::model::snapshot::{SNAPSHOT_VERSION, Snapshot};
 
+/// One eBPF-loading test at a time: two loads beside two busy ping-pongs on
+/// 2 CPUs slow program loading down to minutes.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn autosa(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_autosa"))
         .args(args)
@@ -71,6 +79,7 @@ fn parse_lines(stdout: &[u8]) -> Vec<Snapshot> {
 
 #[test]
 fn json_snapshots_one_per_line_with_ebpf_when_root() {
+    let _one = serial();
     let _load = PingPong::start();
     let out = autosa(&["snapshot", "--json", "--count", "2", "--interval", "300ms"]);
     assert!(
@@ -102,6 +111,7 @@ fn json_snapshots_one_per_line_with_ebpf_when_root() {
 
 #[test]
 fn text_snapshot_draws_histograms_when_root() {
+    let _one = serial();
     let _load = PingPong::start();
     let out = autosa(&["snapshot", "--interval", "300ms"]);
     assert!(
