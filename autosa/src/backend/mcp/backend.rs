@@ -60,6 +60,22 @@ impl McpBackend {
         &self.recovered
     }
 
+    /// Stops what autosa runs, if anything, and says so in `applied`.
+    fn stop_running(&mut self, applied: &mut Applied) -> Result<(), BackendError> {
+        let Some(old) = self.running.take() else {
+            return Ok(());
+        };
+        let report = self.stop_sched()?;
+        report_notes(&report, applied);
+        self.state_file.clear()?;
+        applied.changes.push(Change {
+            what: "sched_ext scheduler (through schedcp)".into(),
+            from: old.scheduler,
+            to: "eevdf (kernel default)".into(),
+        });
+        Ok(())
+    }
+
     /// Asks the server to stop what we run; confirmed in sysfs by the client.
     fn stop_sched(&mut self) -> Result<ActionReport, super::McpError> {
         let rt = self.rt.clone();
@@ -173,35 +189,15 @@ impl Backend for McpBackend {
                 });
                 self.running = Some(choice.clone());
             }
-            None => {
-                if let Some(old) = self.running.take() {
-                    let report = self.stop_sched()?;
-                    report_notes(&report, &mut applied);
-                    self.state_file.clear()?;
-                    applied.changes.push(Change {
-                        what: "sched_ext scheduler (through schedcp)".into(),
-                        from: old.scheduler,
-                        to: "eevdf (kernel default)".into(),
-                    });
-                }
-            }
+            None => self.stop_running(&mut applied)?,
         }
         Ok(applied)
     }
 
     fn restore(&mut self) -> Result<Applied, BackendError> {
-        let mut plan_none = Applied::default();
-        if let Some(old) = self.running.take() {
-            let report = self.stop_sched()?;
-            report_notes(&report, &mut plan_none);
-            self.state_file.clear()?;
-            plan_none.changes.push(Change {
-                what: "sched_ext scheduler (through schedcp)".into(),
-                from: old.scheduler,
-                to: "eevdf (kernel default)".into(),
-            });
-        }
-        Ok(plan_none)
+        let mut applied = Applied::default();
+        self.stop_running(&mut applied)?;
+        Ok(applied)
     }
 
     fn resume(&mut self, _target: Option<&Target>) {}
