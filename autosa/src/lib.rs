@@ -8,6 +8,7 @@ pub mod backend;
 pub mod cli;
 pub mod collect;
 pub mod config;
+pub mod control;
 pub mod doctor;
 pub mod model;
 pub mod policy;

@@ -9,12 +9,17 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 use super::backends;
+use super::live::{Live, LiveState};
 use super::sampler::Sampler;
 use crate::backend::{Applied, Backend, Observed};
 use crate::config::{BackendKind, Config};
+use crate::control::protocol::{DaemonStatus, PROTOCOL_VERSION, SourceHealth, TimedDecision};
 use crate::model::Snapshot;
 use crate::policy::Engine;
-use crate::switching::{Command, Input, SwitchingPolicy, target_sample};
+use crate::switching::{Action, Command, Decision, Input, SwitchingPolicy, target_sample};
+
+/// How many changing decisions `status` keeps.
+const RECENT_DECISIONS: usize = 20;
 
 /// Command-line choices that override the configuration.
 #[derive(Debug, Clone, Default)]
@@ -68,12 +73,57 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
     }
 
     let start = Instant::now();
+    let started_unix_ms = unix_ms_now();
+    let live = Live::new(LiveState {
+        status: DaemonStatus {
+            protocol: PROTOCOL_VERSION,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            pid: std::process::id(),
+            started_unix_ms,
+            backend: backend.name().to_owned(),
+            dry_run,
+            interval_ms: config.collect.interval.as_millis() as u64,
+            class: None,
+            confidence: 0.0,
+            reasons: Vec::new(),
+            scheduler: String::new(),
+            since_unix_ms: started_unix_ms,
+            switching: switching.status(Duration::ZERO),
+            paused_until_unix_ms: None,
+            manual: None,
+            recent: Vec::new(),
+            sources: match &sampler.bpf {
+                Ok(()) => Vec::new(),
+                Err(why) => vec![SourceHealth {
+                    name: "bpf".into(),
+                    ok: false,
+                    detail: why.clone(),
+                }],
+            },
+            dropped_intervals: 0,
+        },
+        snapshot: None,
+        decision: None,
+        switches: 0,
+        rollbacks: 0,
+    });
+    let mut ctx = Tick {
+        engine: &mut engine,
+        switching: &mut switching,
+        backend: &mut backend,
+        live: &live,
+        started_unix_ms,
+    };
     let result = loop {
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: restoring and exiting"); break Ok(()) }
             _ = int.recv() => { tracing::info!("SIGINT: restoring and exiting"); break Ok(()) }
             snap = sampler.snapshots.recv() => match snap {
-                Some(snap) => tick(&snap, start.elapsed(), &mut engine, &mut switching, &mut backend),
+                Some(snap) => {
+                    ctx.tick(&snap, start.elapsed());
+                    let dropped = sampler.dropped.load(std::sync::atomic::Ordering::Relaxed);
+                    live.update(|l| l.status.dropped_intervals = dropped);
+                }
                 None => break Err(anyhow::anyhow!("the sampler stopped unexpectedly")),
             }
         }
@@ -82,6 +132,7 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
     sampler.stop();
     for d in switching.stop(start.elapsed()).decisions {
         d.log();
+        record_decision(&live, started_unix_ms, &d);
     }
     let restored = tokio::task::block_in_place(|| backend.restore());
     match restored {
@@ -93,66 +144,134 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
     result
 }
 
-/// One interval through the policy, the switching rules and the backend.
-fn tick(
-    snap: &Snapshot,
-    now: Duration,
-    engine: &mut Engine,
-    switching: &mut SwitchingPolicy,
-    backend: &mut Box<dyn Backend>,
-) {
-    let decision = engine.push(snap);
-    let c = &decision.classification;
-    tracing::debug!(class = %c.class, confidence = c.confidence, why = c.reasons.first().map(String::as_str).unwrap_or(""), "interval");
-    let plan = &decision.recommendation.plan;
-    // Acting on a state we could not read would be acting blind.
-    let observed: Observed = match tokio::task::block_in_place(|| backend.observe()) {
-        Ok(o) => o,
-        Err(e) => {
-            tracing::warn!("cannot observe the scheduler state, skipping this interval: {e}");
-            return;
-        }
-    };
-    // Our scheduler died or was ejected: roll back and block that choice.
-    let out = if let Some(why) = backend.take_failure() {
-        switching.failed(now, &why)
-    } else {
-        switching.step(Input {
-            now,
-            class: c.class,
-            confidence: c.confidence,
-            plan,
-            observed: &observed,
-            metric: target_sample(snap, plan),
-        })
-    };
-    for d in &out.decisions {
-        d.log();
-    }
-    let result = match out.command {
-        Command::Nothing => return,
-        Command::Apply(plan) => match tokio::task::block_in_place(|| backend.apply(&plan)) {
+/// What one interval works on.
+struct Tick<'a> {
+    engine: &'a mut Engine,
+    switching: &'a mut SwitchingPolicy,
+    backend: &'a mut Box<dyn Backend>,
+    live: &'a Live,
+    started_unix_ms: u64,
+}
+
+impl Tick<'_> {
+    /// One interval through the policy, the switching rules and the backend.
+    fn tick(&mut self, snap: &Snapshot, now: Duration) {
+        let decision = self.engine.push(snap);
+        let c = &decision.classification;
+        tracing::debug!(class = %c.class, confidence = c.confidence, why = c.reasons.first().map(String::as_str).unwrap_or(""), "interval");
+        self.live.update(|l| {
+            l.status.class = Some(c.class);
+            l.status.confidence = c.confidence;
+            l.status.reasons = c.reasons.clone();
+            l.status.sources = snap
+                .sources
+                .iter()
+                .map(|s| SourceHealth {
+                    name: s.name.clone(),
+                    ok: s.ok,
+                    detail: s.detail.clone(),
+                })
+                .collect();
+            l.snapshot = Some(snap.clone());
+            l.decision = Some(decision.clone());
+        });
+        let plan = &decision.recommendation.plan;
+        let (switching, backend) = (&mut *self.switching, &mut *self.backend);
+        // Acting on a state we could not read would be acting blind.
+        let observed: Observed = match tokio::task::block_in_place(|| backend.observe()) {
+            Ok(o) => o,
             Err(e) => {
-                // A plan that cannot be carried out is a failed switch.
-                tracing::error!("applying the {} plan failed: {e}", plan.class);
-                let out = switching.failed(now, &format!("applying {} failed: {e}", plan.class));
-                for d in &out.decisions {
-                    d.log();
-                }
-                match out.command {
-                    Command::Apply(back) => tokio::task::block_in_place(|| backend.apply(&back)),
-                    Command::Restore => tokio::task::block_in_place(|| backend.restore()),
-                    Command::Nothing => return,
-                }
+                tracing::warn!("cannot observe the scheduler state, skipping this interval: {e}");
+                return;
             }
-            ok => ok,
-        },
-        Command::Restore => tokio::task::block_in_place(|| backend.restore()),
-    };
-    match result {
-        Ok(applied) => log_applied(&applied, "changed"),
-        Err(e) => tracing::error!("the backend failed: {e}"),
+        };
+        self.live
+            .update(|l| l.status.scheduler = observed.scheduler.clone());
+        // Our scheduler died or was ejected: roll back and block that choice.
+        let out = if let Some(why) = backend.take_failure() {
+            switching.failed(now, &why)
+        } else {
+            switching.step(Input {
+                now,
+                class: c.class,
+                confidence: c.confidence,
+                plan,
+                observed: &observed,
+                metric: target_sample(snap, plan),
+            })
+        };
+        for d in &out.decisions {
+            d.log();
+            record_decision(self.live, self.started_unix_ms, d);
+        }
+        let result = match out.command {
+            Command::Nothing => None,
+            Command::Apply(plan) => {
+                Some(match tokio::task::block_in_place(|| backend.apply(&plan)) {
+                    Err(e) => {
+                        // A plan that cannot be carried out is a failed switch.
+                        tracing::error!("applying the {} plan failed: {e}", plan.class);
+                        let out =
+                            switching.failed(now, &format!("applying {} failed: {e}", plan.class));
+                        for d in &out.decisions {
+                            d.log();
+                            record_decision(self.live, self.started_unix_ms, d);
+                        }
+                        match out.command {
+                            Command::Apply(back) => {
+                                tokio::task::block_in_place(|| backend.apply(&back))
+                            }
+                            Command::Restore => tokio::task::block_in_place(|| backend.restore()),
+                            Command::Nothing => Ok(Applied::default()),
+                        }
+                    }
+                    ok => ok,
+                })
+            }
+            Command::Restore => Some(tokio::task::block_in_place(|| backend.restore())),
+        };
+        match result {
+            None => {}
+            Some(Ok(applied)) => log_applied(&applied, "changed"),
+            Some(Err(e)) => tracing::error!("the backend failed: {e}"),
+        }
+        let status = switching.status(now);
+        self.live.update(|l| l.status.switching = status);
     }
+}
+
+/// Keeps the decisions that changed something for `status` and the metrics.
+fn record_decision(live: &Live, started_unix_ms: u64, d: &Decision) {
+    if matches!(d.action, Action::Hold { .. }) {
+        return;
+    }
+    let time_unix_ms = started_unix_ms + d.at.as_millis() as u64;
+    live.update(|l| {
+        match d.action {
+            Action::Switch { .. } | Action::Restore => l.switches += 1,
+            Action::Rollback { .. } => {
+                l.switches += 1;
+                l.rollbacks += 1;
+            }
+            _ => {}
+        }
+        if !matches!(d.action, Action::BackOff { .. }) {
+            l.status.since_unix_ms = time_unix_ms;
+        }
+        l.status.recent.push(TimedDecision {
+            time_unix_ms,
+            decision: d.clone(),
+        });
+        let excess = l.status.recent.len().saturating_sub(RECENT_DECISIONS);
+        l.status.recent.drain(..excess);
+    });
+}
+
+fn unix_ms_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn log_applied(applied: &Applied, verb: &str) {

@@ -3,6 +3,7 @@
 
 pub mod backends;
 pub mod daemon;
+pub mod live;
 pub mod sampler;
 
 pub use daemon::{RunOptions, run};
