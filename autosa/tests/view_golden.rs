@@ -112,6 +112,8 @@ fn full() -> Snapshot {
             major_faults_per_sec: 2.0,
             swap_in_pages_per_sec: 0.0,
             swap_out_pages_per_sec: 16.0,
+            refaults_per_sec: 40.0,
+            ..VmView::default()
         },
         disks: vec![DiskView {
             name: "vda".into(),

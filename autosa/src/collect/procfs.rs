@@ -150,11 +150,26 @@ impl ProcfsReader {
                 detail: format!("`{key}` is negative ({v})"),
             })
         };
+        // Reclaim counters moved between kernels (workingset_refault split in
+        // 5.9, pgscan_khugepaged added in 6.x): sum what this kernel has.
+        let sum = |keys: &[&str]| -> u64 {
+            keys.iter()
+                .filter_map(|k| vm.0.get(*k))
+                .map(|v| u64::try_from(*v).unwrap_or(0))
+                .sum()
+        };
         Ok(VmstatRaw {
             pgfault: get("pgfault")?,
             pgmajfault: get("pgmajfault")?,
             pswpin: get("pswpin")?,
             pswpout: get("pswpout")?,
+            workingset_refault: sum(&[
+                "workingset_refault_file",
+                "workingset_refault_anon",
+                "workingset_refault",
+            ]),
+            pgscan: sum(&["pgscan_kswapd", "pgscan_direct", "pgscan_khugepaged"]),
+            pgscan_direct: sum(&["pgscan_direct"]),
         })
     }
 

@@ -123,6 +123,13 @@ pub struct VmstatRaw {
     pub pgmajfault: u64,
     pub pswpin: u64,
     pub pswpout: u64,
+    /// Pages read back soon after reclaim evicted them (file + anon): the
+    /// kernel's own thrashing signal. 0 where the kernel lacks the counters.
+    pub workingset_refault: u64,
+    /// Pages scanned by reclaim (kswapd + direct + khugepaged).
+    pub pgscan: u64,
+    /// Pages scanned by direct reclaim: allocating tasks reclaiming themselves.
+    pub pgscan_direct: u64,
 }
 
 /// One line of /proc/diskstats.

@@ -140,6 +140,12 @@ pub struct VmView {
     pub major_faults_per_sec: f64,
     pub swap_in_pages_per_sec: f64,
     pub swap_out_pages_per_sec: f64,
+    /// Evicted pages needed again soon after (thrashing), per second.
+    pub refaults_per_sec: f64,
+    /// Pages scanned by reclaim per second.
+    pub reclaim_scan_pages_per_sec: f64,
+    /// Pages scanned by direct reclaim (allocating tasks stalled) per second.
+    pub direct_reclaim_pages_per_sec: f64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -159,6 +159,11 @@ pub fn score(f: &Features, cfg: &PolicyConfig) -> (ClassScores, Signals, TaskRol
                 .at(f.swap_in_pages_per_sec + f.swap_out_pages_per_sec),
         )
         .max(t.memory_used.at(1.0 - f.memory_available_fraction))
+        .max(t.refaults_per_sec.at(f.refaults_per_sec))
+        .max(
+            t.direct_reclaim_pages_per_sec
+                .at(f.direct_reclaim_pages_per_sec),
+        )
         .max(0.5 * t.major_faults_per_sec.at(f.major_faults_per_sec));
     let quiet = 1.0 - t.idle_busy.at(f.cpu_busy);
     let light = 1.0 - t.latency_busy.at(f.cpu_busy);
@@ -302,8 +307,10 @@ fn headline(class: WorkloadClass, f: &Features, roles: &TaskRoles) -> String {
             s
         }
         WorkloadClass::MemoryBound => format!(
-            "memory pressure: tasks stalled on memory {} of the time (PSI memory some), \
-             {} major faults/s, {} of memory available, swap {} pages/s",
+            "memory pressure: {} evicted pages/s needed again (thrashing), tasks stalled on \
+             memory {} of the time (PSI memory some), {} major faults/s, {} of memory \
+             available, swap {} pages/s",
+            rate(f.refaults_per_sec),
             pct(f.psi.memory_some),
             rate(f.major_faults_per_sec),
             pct(f.memory_available_fraction),

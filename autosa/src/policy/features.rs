@@ -119,6 +119,12 @@ pub struct Features {
     pub major_faults_per_sec: f64,
     pub swap_in_pages_per_sec: f64,
     pub swap_out_pages_per_sec: f64,
+    /// Refaults (evicted pages needed again) per second: thrashing.
+    #[serde(default)]
+    pub refaults_per_sec: f64,
+    /// Direct-reclaim scans per second: allocations stalled on reclaim.
+    #[serde(default)]
+    pub direct_reclaim_pages_per_sec: f64,
 
     /// Per-process view, longest CPU time first (empty without eBPF).
     pub tasks: Vec<TaskFeatures>,
@@ -154,6 +160,8 @@ impl Features {
             major_faults_per_sec: s.vm.major_faults_per_sec,
             swap_in_pages_per_sec: s.vm.swap_in_pages_per_sec,
             swap_out_pages_per_sec: s.vm.swap_out_pages_per_sec,
+            refaults_per_sec: s.vm.refaults_per_sec,
+            direct_reclaim_pages_per_sec: s.vm.direct_reclaim_pages_per_sec,
             iops: s.disks.iter().map(|d| d.read_iops + d.write_iops).sum(),
             disk_utilization: s.disks.iter().map(|d| d.utilization).fold(0.0, f64::max),
             io_p99_ns: s
@@ -286,7 +294,7 @@ const TASK_FORGET_CPU: f64 = 0.005;
 const TASK_FORGET_WAKEUPS: f64 = 1.0;
 
 /// Number of scalar features (see [`scalars_mut`]).
-const SCALARS: usize = 31;
+const SCALARS: usize = 33;
 
 /// Every scalar feature, in one fixed order: what smoothing applies to.
 fn scalars_mut(f: &mut Features) -> [&mut f64; SCALARS] {
@@ -323,6 +331,8 @@ fn scalars_mut(f: &mut Features) -> [&mut f64; SCALARS] {
         &mut f.major_faults_per_sec,
         &mut f.swap_in_pages_per_sec,
         &mut f.swap_out_pages_per_sec,
+        &mut f.refaults_per_sec,
+        &mut f.direct_reclaim_pages_per_sec,
     ]
 }
 

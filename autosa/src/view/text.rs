@@ -63,6 +63,13 @@ pub fn render_text(s: &Snapshot) -> String {
         rate(v.swap_in_pages_per_sec),
         rate(v.swap_out_pages_per_sec)
     );
+    let _ = writeln!(
+        out,
+        "Reclaim  scanned {} pages/s  direct {} pages/s  refaults {}/s",
+        rate(v.reclaim_scan_pages_per_sec),
+        rate(v.direct_reclaim_pages_per_sec),
+        rate(v.refaults_per_sec)
+    );
     disks(&mut out, s);
     if let Some(sched) = &s.sched {
         scheduler(&mut out, sched);

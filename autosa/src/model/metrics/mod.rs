@@ -90,6 +90,11 @@ pub fn derive(
                 major_faults_per_sec: el.rate(counter_delta(pv.pgmajfault, cv.pgmajfault)),
                 swap_in_pages_per_sec: el.rate(counter_delta(pv.pswpin, cv.pswpin)),
                 swap_out_pages_per_sec: el.rate(counter_delta(pv.pswpout, cv.pswpout)),
+                refaults_per_sec: el
+                    .rate(counter_delta(pv.workingset_refault, cv.workingset_refault)),
+                reclaim_scan_pages_per_sec: el.rate(counter_delta(pv.pgscan, cv.pgscan)),
+                direct_reclaim_pages_per_sec: el
+                    .rate(counter_delta(pv.pgscan_direct, cv.pgscan_direct)),
             },
             _ => VmView::default(),
         },

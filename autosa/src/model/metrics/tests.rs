@@ -191,6 +191,9 @@ fn memory_load_and_vm_rates() {
         pgmajfault: 10,
         pswpin: 0,
         pswpout: 7,
+        workingset_refault: 100,
+        pgscan: 1000,
+        pgscan_direct: 0,
     });
     let mut b = sample(1_500_000_000);
     b.procfs.vmstat = Some(VmstatRaw {
@@ -198,6 +201,9 @@ fn memory_load_and_vm_rates() {
         pgmajfault: 12,
         pswpin: 5,
         pswpout: 3,
+        workingset_refault: 1100,
+        pgscan: 3000,
+        pgscan_direct: 500,
     });
     b.procfs.meminfo = Some(MeminfoRaw {
         total_bytes: 8 << 30,
@@ -217,6 +223,9 @@ fn memory_load_and_vm_rates() {
     assert!(close(s.vm.swap_in_pages_per_sec, 10.0));
     // pswpout went 7 → 3: restart, 3 pages.
     assert!(close(s.vm.swap_out_pages_per_sec, 6.0));
+    assert!(close(s.vm.refaults_per_sec, 2000.0));
+    assert!(close(s.vm.reclaim_scan_pages_per_sec, 4000.0));
+    assert!(close(s.vm.direct_reclaim_pages_per_sec, 1000.0));
     assert_eq!(s.memory.total_bytes, 8 << 30);
     assert_eq!(s.load.total_tasks, 300);
     assert!(close(s.load.load1, 1.25));
