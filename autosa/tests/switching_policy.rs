@@ -544,3 +544,38 @@ fn a_failed_scheduler_is_not_restarted_by_the_rollback() {
     assert_eq!(policy.active(), None);
     assert!(policy.blocked().contains_key(&Mixed));
 }
+
+#[test]
+fn a_quiet_spell_before_the_load_is_no_baseline() {
+    // The benefit bench's rollbacks: the daemon watched an idle machine (low
+    // latency) before the mixed load began; that was the baseline, and the
+    // good switch looked like a regression.
+    let mut r = Run::new(SwitchingConfig {
+        hold_intervals: 2,
+        regression_window_secs: 5,
+        regression_min_samples: 4,
+        ..config()
+    });
+    r.ticks(4, Idle, 0.9, lat(20_000.0));
+    r.ticks(5, Mixed, 0.9, lat(3_000_000.0));
+    assert_eq!(
+        r.switches(),
+        [(None, Idle), (Some(Idle), Mixed)],
+        "{:?}",
+        r.decisions
+    );
+    assert!(
+        r.decisions
+            .iter()
+            .any(|d| d.why.contains("collecting a baseline")),
+        "waited for samples of the loaded machine: {:?}",
+        r.decisions
+    );
+    r.ticks(8, Mixed, 0.9, lat(200_000.0));
+    assert!(r.rollbacks().is_empty(), "{:?}", r.decisions);
+    assert!(
+        r.decisions.iter().any(|d| d.why.contains("kept")),
+        "{:?}",
+        r.decisions
+    );
+}

@@ -227,7 +227,7 @@ impl SwitchingPolicy {
             };
         }
 
-        self.regression.record(now, input.metric);
+        self.regression.record(now, input.class, input.metric);
         if self.active == Some(input.class) {
             self.active_plan = Some(input.plan.clone());
         }
@@ -270,7 +270,7 @@ impl SwitchingPolicy {
                         self.active_plan = Some(input.plan.clone());
                         self.cooldown.record(now);
                         self.rate.record(now);
-                        self.regression.start(now, metric);
+                        self.regression.start(now, class, metric);
                         self.state_since = Some(now);
                         decisions.push(Decision::new(now, Action::Switch { from, to: class }, why));
                     }
@@ -401,9 +401,11 @@ impl SwitchingPolicy {
             ));
         }
         if let Some(metric) = TargetMetric::for_class(class) {
-            let have = self.regression.baseline_len(metric);
+            let have = self.regression.baseline_len(metric, class);
             let need = self.regression.min_samples();
-            let waited = now.saturating_sub(state_since);
+            // Waited since the class began to show, not since the last
+            // switch: a baseline is what the machine looks like in this class.
+            let waited = self.regression.class_age(class, now);
             if have < need && waited < self.config.regression_window() {
                 return Some(format!(
                     "{class} wanted, collecting a baseline of {}: {have} of {need} samples",
@@ -428,7 +430,7 @@ impl SwitchingPolicy {
                 None,
             ),
             Some(metric) => {
-                let have = self.regression.baseline_len(metric);
+                let have = self.regression.baseline_len(metric, class);
                 if have >= self.regression.min_samples() {
                     (
                         format!(

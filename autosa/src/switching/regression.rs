@@ -1,5 +1,7 @@
 //! After a switch, compare a target metric over a window after the switch with
-//! the window before it; a change for the worse beyond a threshold means the
+//! the window before it, counting only the intervals classified as the class
+//! switched to (the condition the switch answers: samples from before a load
+//! started describe another machine); a change for the worse beyond a threshold means the
 //! switch did not help and is rolled back. Medians, not means: the samples are
 //! noisy and one outlier must not decide. No verdict before a minimum number of
 //! samples on each side.
@@ -94,8 +96,9 @@ pub struct RegressionCheck {
     window: Duration,
     min_samples: usize,
     threshold: f64,
-    /// Samples since the last switch (only those describe the current state).
-    history: VecDeque<(Duration, TargetSample)>,
+    /// Samples since the last switch (only those describe the current state),
+    /// with the class each interval was classified as.
+    history: VecDeque<(Duration, WorkloadClass, TargetSample)>,
     trial: Option<Trial>,
 }
 
@@ -113,15 +116,15 @@ impl RegressionCheck {
         }
     }
 
-    pub fn record(&mut self, now: Duration, sample: TargetSample) {
-        while let Some(&(t, _)) = self.history.front() {
+    pub fn record(&mut self, now: Duration, class: WorkloadClass, sample: TargetSample) {
+        while let Some(&(t, _, _)) = self.history.front() {
             if now.saturating_sub(t) > self.window {
                 self.history.pop_front();
             } else {
                 break;
             }
         }
-        self.history.push_back((now, sample));
+        self.history.push_back((now, class, sample));
         if let Some(trial) = &mut self.trial
             && now > trial.started
             && let Some(v) = trial.metric.pick(&sample)
@@ -130,12 +133,31 @@ impl RegressionCheck {
         }
     }
 
-    /// Baseline samples of `metric` available now (from the current state only).
-    pub fn baseline_len(&self, metric: TargetMetric) -> usize {
+    fn baseline(
+        &self,
+        metric: TargetMetric,
+        class: WorkloadClass,
+    ) -> impl Iterator<Item = (Duration, f64)> + '_ {
         self.history
             .iter()
-            .filter(|(_, s)| metric.pick(s).is_some())
-            .count()
+            .filter(move |(_, c, _)| *c == class)
+            .filter_map(move |(t, _, s)| metric.pick(s).map(|v| (*t, v)))
+    }
+
+    /// Baseline samples of `metric` in intervals classified `class`, from
+    /// the current state only.
+    pub fn baseline_len(&self, metric: TargetMetric, class: WorkloadClass) -> usize {
+        self.baseline(metric, class).count()
+    }
+
+    /// How long `class` has been showing in the window (since its first
+    /// interval there, measured or not): how long its baseline has had to
+    /// gather. Zero when it has not shown.
+    pub fn class_age(&self, class: WorkloadClass, now: Duration) -> Duration {
+        self.history
+            .iter()
+            .find(|(_, c, _)| *c == class)
+            .map_or(Duration::ZERO, |(t, _, _)| now.saturating_sub(*t))
     }
 
     pub fn min_samples(&self) -> usize {
@@ -146,17 +168,14 @@ impl RegressionCheck {
         self.trial.as_ref().map(|t| t.metric)
     }
 
-    /// A switch happened at `now`: freeze the baseline and start watching
-    /// (`metric` `None`: nothing to watch, only the history restarts).
-    pub fn start(&mut self, now: Duration, metric: Option<TargetMetric>) {
+    /// A switch to `class` happened at `now`: freeze the baseline (the
+    /// intervals classified `class` before it) and start watching (`metric`
+    /// `None`: nothing to watch, only the history restarts).
+    pub fn start(&mut self, now: Duration, class: WorkloadClass, metric: Option<TargetMetric>) {
         self.trial = metric.map(|metric| Trial {
             started: now,
             metric,
-            baseline: self
-                .history
-                .iter()
-                .filter_map(|(_, s)| metric.pick(s))
-                .collect(),
+            baseline: self.baseline(metric, class).map(|(_, v)| v).collect(),
             after: Vec::new(),
         });
         self.history.clear();
@@ -253,14 +272,14 @@ mod tests {
         let s = Duration::from_secs;
         let mut r = RegressionCheck::new(s(5), min, 0.10);
         for (i, v) in before.iter().enumerate() {
-            r.record(s(i as u64), lat(*v));
+            r.record(s(i as u64), WorkloadClass::Mixed, lat(*v));
         }
         let t0 = before.len() as u64;
-        r.start(s(t0), Some(TargetMetric::LatencyP99));
+        r.start(s(t0), WorkloadClass::Mixed, Some(TargetMetric::LatencyP99));
         let mut last = None;
         for (i, v) in after.iter().enumerate() {
             let now = s(t0 + 1 + i as u64);
-            r.record(now, lat(*v));
+            r.record(now, WorkloadClass::Mixed, lat(*v));
             last = r.verdict(now);
             if !matches!(last, Some((_, Verdict::Pending { .. }))) {
                 break;
@@ -304,11 +323,15 @@ mod tests {
         };
         let mut r = RegressionCheck::new(s(3), 3, 0.10);
         for i in 0..3 {
-            r.record(s(i), tp(1.0));
+            r.record(s(i), WorkloadClass::CpuBound, tp(1.0));
         }
-        r.start(s(3), Some(TargetMetric::Throughput));
+        r.start(
+            s(3),
+            WorkloadClass::CpuBound,
+            Some(TargetMetric::Throughput),
+        );
         for i in 4..7 {
-            r.record(s(i), tp(0.5));
+            r.record(s(i), WorkloadClass::CpuBound, tp(0.5));
         }
         assert!(matches!(
             r.verdict(s(6)),
@@ -322,20 +345,65 @@ mod tests {
         let s = Duration::from_secs;
         let mut r = RegressionCheck::new(s(5), 3, 0.10);
         for i in 0..3 {
-            r.record(s(i), lat(10.0));
+            r.record(s(i), WorkloadClass::CpuBound, lat(10.0));
         }
-        r.start(s(3), Some(TargetMetric::LatencyP99));
+        r.start(
+            s(3),
+            WorkloadClass::CpuBound,
+            Some(TargetMetric::LatencyP99),
+        );
         for i in 4..23 {
-            r.record(s(i), TargetSample::default());
+            r.record(s(i), WorkloadClass::CpuBound, TargetSample::default());
             let v = r.verdict(s(i)).unwrap().1;
             if i < 23 {
                 assert!(matches!(v, Verdict::Pending { .. }), "{i}: {v:?}");
             }
         }
-        r.record(s(23), TargetSample::default());
+        r.record(s(23), WorkloadClass::CpuBound, TargetSample::default());
         assert!(matches!(
             r.verdict(s(23)).unwrap().1,
             Verdict::NoVerdict { .. }
         ));
+    }
+
+    #[test]
+    fn the_baseline_counts_only_intervals_of_the_class_switched_to() {
+        let s = Duration::from_secs;
+        let mut r = RegressionCheck::new(s(10), 3, 0.10);
+        // Idle before the load: low latency, not what the switch answers.
+        for i in 0..5 {
+            r.record(s(i), WorkloadClass::Idle, lat(20.0));
+        }
+        assert_eq!(
+            r.baseline_len(TargetMetric::LatencyP99, WorkloadClass::Mixed),
+            0
+        );
+        assert_eq!(r.class_age(WorkloadClass::Mixed, s(5)), s(0));
+        for i in 5..8 {
+            r.record(s(i), WorkloadClass::Mixed, lat(3000.0));
+        }
+        assert_eq!(
+            r.baseline_len(TargetMetric::LatencyP99, WorkloadClass::Mixed),
+            3
+        );
+        assert_eq!(r.class_age(WorkloadClass::Mixed, s(8)), s(3));
+        r.start(s(8), WorkloadClass::Mixed, Some(TargetMetric::LatencyP99));
+        let mut verdict = None;
+        for i in 9..20 {
+            r.record(s(i), WorkloadClass::Mixed, lat(200.0));
+            verdict = r.verdict(s(i));
+            if !matches!(verdict, Some((_, Verdict::Pending { .. }))) {
+                break;
+            }
+        }
+        // Against the idle intervals 200 would be a regression; against the
+        // loaded ones it is the improvement it is.
+        match verdict {
+            Some((_, Verdict::Kept { before, after, .. })) => {
+                assert_eq!(before, 3000.0);
+                assert_eq!(after, 200.0);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
