@@ -260,7 +260,7 @@ impl SwitchingPolicy {
                 format!("{class} seen {count} of {needed} intervals in a row"),
             )),
             Streak::Stable { class, count } if wanted != self.active => {
-                match self.why_not_switch(now, class, state_since) {
+                match self.why_not_switch(now, class) {
                     Some(why) => decisions.push(Decision::new(now, Action::Hold { wanted }, why)),
                     None => {
                         let (why, metric) = self.switch_reason(class, count, now, state_since);
@@ -366,12 +366,7 @@ impl SwitchingPolicy {
     }
 
     /// Why a stable new class may not be switched to now, if it may not.
-    fn why_not_switch(
-        &mut self,
-        now: Duration,
-        class: WorkloadClass,
-        state_since: Duration,
-    ) -> Option<String> {
+    fn why_not_switch(&mut self, now: Duration, class: WorkloadClass) -> Option<String> {
         if let Some(metric) = self.regression.judging() {
             return Some(format!(
                 "{class} wanted, but the switch to {} is still being judged on {}",
