@@ -579,3 +579,42 @@ fn a_quiet_spell_before_the_load_is_no_baseline() {
         r.decisions
     );
 }
+
+#[test]
+fn treated_hogs_stay_in_the_applied_plan_while_it_is_active() {
+    let mut policy = SwitchingPolicy::new(config());
+    let observed = Observed::default();
+    let mut last = Command::Nothing;
+    for (i, hogs) in [
+        vec![100, 101],
+        vec![100, 101],
+        vec![100, 101],
+        vec![100, 101],
+        vec![101],
+        vec![],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut p = plan(Mixed);
+        p.eevdf.hog_tgids = hogs;
+        last = policy
+            .step(Input {
+                now: Duration::from_secs(i as u64),
+                class: Mixed,
+                confidence: 0.9,
+                plan: &p,
+                observed: &observed,
+                metric: lat(1e6),
+            })
+            .command;
+    }
+    match last {
+        Command::Apply(p) => {
+            let mut hogs = p.eevdf.hog_tgids.clone();
+            hogs.sort();
+            assert_eq!(hogs, [100, 101], "niced hogs that use less CPU stay niced");
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -24,6 +24,7 @@ pub mod manual;
 pub mod policy;
 pub mod rate_limit;
 pub mod regression;
+pub mod sticky;
 pub mod target;
 
 pub use config::{ConfigError, SwitchingConfig};

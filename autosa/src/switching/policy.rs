@@ -18,6 +18,7 @@ use super::hysteresis::{Hysteresis, Streak};
 use super::manual::ManualOverrides;
 use super::rate_limit::RateLimit;
 use super::regression::{RegressionCheck, TargetMetric, TargetSample, Verdict};
+use super::sticky::keep_treated;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -229,7 +230,10 @@ impl SwitchingPolicy {
 
         self.regression.record(now, input.class, input.metric);
         if self.active == Some(input.class) {
-            self.active_plan = Some(input.plan.clone());
+            self.active_plan = Some(match &self.active_plan {
+                Some(active) => keep_treated(active, input.plan),
+                None => input.plan.clone(),
+            });
         }
         self.blocked.retain(|_, until| *until > now);
 
