@@ -310,9 +310,11 @@ impl SwitchingPolicy {
                     now,
                     Action::Hold { wanted: None },
                     format!(
-                        "switch to {} kept: {} median {before:.0} -> {after:.0} ({:+.1} %)",
+                        "switch to {} kept: {} median {} -> {} ({:+.1} %)",
                         class_name(to),
                         metric.as_str(),
+                        metric.format(before),
+                        metric.format(after),
                         change * 100.0
                     ),
                 ));
@@ -349,9 +351,11 @@ impl SwitchingPolicy {
                     now,
                     Action::Rollback { from, to: back_to },
                     format!(
-                        "{} got worse after the switch to {from}: median {before:.0} -> {after:.0} \
+                        "{} got worse after the switch to {from}: median {} -> {} \
                          ({:+.1} %, threshold {:.1} %); {from} blocked for {} s",
                         metric.as_str(),
+                        metric.format(before),
+                        metric.format(after),
                         change * 100.0,
                         self.config.regression_threshold * 100.0,
                         self.config.block_secs

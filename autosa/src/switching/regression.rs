@@ -47,6 +47,15 @@ impl TargetMetric {
         v.filter(|v| v.is_finite())
     }
 
+    /// A value of this metric for people: `1.25 ms`, `1.83 CPUs`.
+    pub fn format(self, v: f64) -> String {
+        match self {
+            TargetMetric::LatencyP99 if v >= 1e6 => format!("{:.2} ms", v / 1e6),
+            TargetMetric::LatencyP99 => format!("{:.0} us", v / 1e3),
+            TargetMetric::Throughput => format!("{v:.2} CPUs"),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             TargetMetric::LatencyP99 => "p99 run-queue latency of latency-sensitive tasks",
