@@ -543,6 +543,24 @@ fn a_failed_scheduler_is_not_restarted_by_the_rollback() {
     ));
     assert_eq!(policy.active(), None);
     assert!(policy.blocked().contains_key(&Mixed));
+    // Nor does the other class that maps to it start it again while blocked.
+    for _ in 0..5 {
+        let plan = with_scx(CpuBound);
+        let out = policy.step(Input {
+            now,
+            class: CpuBound,
+            confidence: 0.9,
+            plan: &plan,
+            observed: &observed,
+            metric: NONE,
+        });
+        assert_eq!(out.command, Command::Nothing, "{:?}", out.decisions);
+        now += Duration::from_secs(1);
+    }
+    assert_eq!(policy.active(), None);
+    let status = policy.status(now);
+    assert_eq!(status.blocked_schedulers.len(), 1);
+    assert_eq!(status.blocked_schedulers[0].0, "scx_bpfland");
 }
 
 #[test]

@@ -63,6 +63,10 @@ pub struct SwitchingStatus {
     pub judging: Option<TargetMetric>,
     /// Classes blocked after a rollback, with seconds left.
     pub blocked: Vec<(WorkloadClass, u64)>,
+    /// sched_ext schedulers blocked after they failed (exited, ejected,
+    /// would not start), whichever class asks for them, with seconds left.
+    #[serde(default)]
+    pub blocked_schedulers: Vec<(String, u64)>,
     /// What autosa leaves alone after someone else changed it.
     pub backed_off: Vec<ForeignChange>,
     pub cooldown_left_secs: u64,
@@ -82,6 +86,8 @@ pub struct SwitchingPolicy {
     /// What was active before the last switch: where a rollback returns.
     previous: Option<(Option<WorkloadClass>, Option<Plan>)>,
     blocked: BTreeMap<WorkloadClass, Duration>,
+    /// A scheduler that failed is blocked for every class that maps to it.
+    blocked_schedulers: BTreeMap<String, Duration>,
     /// When the current state began (first step or last switch).
     state_since: Option<Duration>,
 }
@@ -103,6 +109,7 @@ impl SwitchingPolicy {
             active_plan: None,
             previous: None,
             blocked: BTreeMap::new(),
+            blocked_schedulers: BTreeMap::new(),
             state_since: None,
             config,
         }
@@ -131,6 +138,17 @@ impl SwitchingPolicy {
                 .iter()
                 .filter(|(_, until)| **until > now)
                 .map(|(c, until)| (*c, until.saturating_sub(now).as_secs_f64().ceil() as u64))
+                .collect(),
+            blocked_schedulers: self
+                .blocked_schedulers
+                .iter()
+                .filter(|(_, until)| **until > now)
+                .map(|(s, until)| {
+                    (
+                        s.clone(),
+                        until.saturating_sub(now).as_secs_f64().ceil() as u64,
+                    )
+                })
                 .collect(),
             backed_off: self.manual.backed_off().cloned().collect(),
             cooldown_left_secs: self.cooldown.remaining(now).as_secs_f64().ceil() as u64,
@@ -178,6 +196,10 @@ impl SwitchingPolicy {
             back_plan = None;
         }
         self.blocked.insert(from, now + self.config.block());
+        if let Some(scx) = failed_scx {
+            self.blocked_schedulers
+                .insert(scx.scheduler.clone(), now + self.config.block());
+        }
         self.active = back_to;
         self.active_plan = back_plan;
         self.cooldown.record(now);
@@ -236,6 +258,7 @@ impl SwitchingPolicy {
             });
         }
         self.blocked.retain(|_, until| *until > now);
+        self.blocked_schedulers.retain(|_, until| *until > now);
 
         if let Some(outcome) = self.judge(now, &mut decisions) {
             return outcome;
@@ -264,7 +287,7 @@ impl SwitchingPolicy {
                 format!("{class} seen {count} of {needed} intervals in a row"),
             )),
             Streak::Stable { class, count } if wanted != self.active => {
-                match self.why_not_switch(now, class) {
+                match self.why_not_switch(now, class, input.plan) {
                     Some(why) => decisions.push(Decision::new(now, Action::Hold { wanted }, why)),
                     None => {
                         let (why, metric) = self.switch_reason(class, count, now, state_since);
@@ -374,7 +397,12 @@ impl SwitchingPolicy {
     }
 
     /// Why a stable new class may not be switched to now, if it may not.
-    fn why_not_switch(&mut self, now: Duration, class: WorkloadClass) -> Option<String> {
+    fn why_not_switch(
+        &mut self,
+        now: Duration,
+        class: WorkloadClass,
+        plan: &Plan,
+    ) -> Option<String> {
         if let Some(metric) = self.regression.judging() {
             return Some(format!(
                 "{class} wanted, but the switch to {} is still being judged on {}",
@@ -385,6 +413,15 @@ impl SwitchingPolicy {
         if let Some(until) = self.blocked.get(&class) {
             return Some(format!(
                 "{class} wanted, but it is blocked after a rollback for {} s more",
+                until.saturating_sub(now).as_secs()
+            ));
+        }
+        if let Some(scx) = &plan.scx
+            && let Some(until) = self.blocked_schedulers.get(&scx.scheduler)
+        {
+            return Some(format!(
+                "{class} wanted, but its scheduler {} failed and is blocked for {} s more",
+                scx.scheduler,
                 until.saturating_sub(now).as_secs()
             ));
         }
