@@ -15,6 +15,9 @@ use crate::collect::ticker::Ticker;
 use crate::config::CollectConfig;
 use crate::model::Snapshot;
 
+/// At most one "intervals dropped" warning this often.
+const DROP_WARNING_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub struct Sampler {
     pub snapshots: mpsc::Receiver<Snapshot>,
     /// Intervals dropped because the daemon had not taken the previous ones.
@@ -42,6 +45,10 @@ impl Sampler {
             .name("autosa-sampler".into())
             .spawn(move || {
                 let ticker = Ticker::new(interval);
+                // One warning per burst of drops, not one per interval: a
+                // daemon stuck for a minute at 100 ms would log 600 lines.
+                let mut warned_at: Option<std::time::Instant> = None;
+                let mut unreported = 0u64;
                 collector.next_snapshot(); // baseline
                 while !c.is_cancelled() {
                     ticker.wait();
@@ -55,7 +62,16 @@ impl Sampler {
                         Ok(()) => {}
                         Err(mpsc::error::TrySendError::Full(_)) => {
                             d.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!("the daemon is behind: an interval was dropped");
+                            unreported += 1;
+                            if warned_at.is_none_or(|t| t.elapsed() >= DROP_WARNING_EVERY) {
+                                tracing::warn!(
+                                    dropped = unreported,
+                                    total = d.load(Ordering::Relaxed),
+                                    "the daemon is behind: intervals dropped"
+                                );
+                                warned_at = Some(std::time::Instant::now());
+                                unreported = 0;
+                            }
                         }
                         Err(mpsc::error::TrySendError::Closed(_)) => break,
                     }
