@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/autosa/autosa.toml";
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub daemon: DaemonConfig,
@@ -31,7 +31,7 @@ pub struct Config {
 }
 
 /// Which backend acts, and where the daemon keeps its state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DaemonConfig {
     /// `auto` picks the best one this host offers; `none` decides and logs only.
@@ -53,7 +53,9 @@ impl Default for DaemonConfig {
 }
 
 /// The ways autosa can act on the scheduler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum BackendKind {
     /// sched_ext when the kernel has it and schedulers are installed, else eevdf.
@@ -69,11 +71,12 @@ pub enum BackendKind {
 }
 
 /// How telemetry is gathered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CollectConfig {
     /// Time between snapshots.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub interval: Duration,
     /// Load the eBPF programs (run-queue, slice and block latency, per-process
     /// view). Without them autosa runs on procfs alone.
@@ -82,6 +85,7 @@ pub struct CollectConfig {
     pub block_latency: bool,
     /// Run-queue delays above this are reported one by one as events.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub event_threshold: Duration,
     /// Processes kept in each snapshot's per-process table.
     pub top_tasks: usize,

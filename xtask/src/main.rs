@@ -5,6 +5,7 @@
 mod bench;
 mod bench_benefit;
 mod build_ebpf;
+mod docs;
 mod eval;
 mod toolchain;
 mod vm;
@@ -30,6 +31,8 @@ enum Command {
     Eval(eval::Args),
     /// The sched_ext test VM.
     Vm(vm::Args),
+    /// Regenerate the config reference in README.md, completions and man pages.
+    Docs(docs::Args),
 }
 
 fn main() {
@@ -47,5 +50,6 @@ fn dispatch() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Vm(args) => vm::run(args),
+        Command::Docs(args) => docs::run(args),
     }
 }

@@ -37,10 +37,12 @@ fn invalid(key: &str, value: impl std::fmt::Display, why: &str) -> ConfigError {
 }
 
 /// A linear ramp from `low` (signal 0) to `high` (signal 1).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ramp {
+    /// At or below this the signal counts 0 (absent).
     pub low: f64,
+    /// At or above this it counts 1 (certain); linear in between.
     pub high: f64,
 }
 
@@ -77,7 +79,7 @@ impl Ramp {
 }
 
 /// The whole policy configuration (`[policy]` in autosa.toml).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PolicyConfig {
     pub smoothing: SmoothingConfig,
@@ -87,7 +89,7 @@ pub struct PolicyConfig {
 }
 
 /// How fast the classifier follows the workload.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SmoothingConfig {
     /// EWMA window in intervals: weight of a new sample is 2 / (window + 1).
@@ -118,7 +120,7 @@ impl Default for SmoothingConfig {
 }
 
 /// Machine-wide signal thresholds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Thresholds {
     /// CPU busy fraction (all CPUs) above which the machine is not idle.
@@ -206,7 +208,7 @@ impl Default for Thresholds {
 }
 
 /// What makes one process a CPU hog or latency-sensitive (eBPF per-process view).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TaskThresholds {
     /// A hog wants at least this fraction of one CPU: CPU time plus time
@@ -247,7 +249,7 @@ impl Default for TaskThresholds {
 /// In TOML a `[plans.<class>]` table changes only the keys it names; the
 /// class's other defaults stay. `scx = "none"` asks for no sched_ext
 /// scheduler, `latency_slice_ns = 0` for no slice change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ClassPlan {
     /// sched_ext scheduler to run; `None` keeps the kernel's default.
     #[serde(serialize_with = "ser_scx")]
@@ -296,7 +298,7 @@ fn ser_slice<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Er
 }
 
 /// `scx` as written: a scheduler table or the word "none".
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 enum ScxSetting {
     Word(String),
@@ -304,7 +306,7 @@ enum ScxSetting {
 }
 
 /// A `[plans.<class>]` table: only the keys given change the class's default.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ClassPlanPatch {
     scx: Option<ScxSetting>,
@@ -338,7 +340,7 @@ impl ClassPlanPatch {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PlanTablePatch {
     idle: Option<ClassPlanPatch>,
@@ -370,7 +372,7 @@ impl<'de> Deserialize<'de> for PlanTable {
 }
 
 /// Class → plan. Why each default:
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PlanTable {
     /// Nothing to improve: the default scheduler, nothing touched.
     pub idle: ClassPlan,

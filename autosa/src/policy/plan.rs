@@ -51,15 +51,16 @@ impl std::fmt::Display for WorkloadClass {
 }
 
 /// A sched_ext scheduler and the arguments to start it with.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScxChoice {
     /// Binary name, e.g. `scx_lavd`.
     pub scheduler: String,
+    /// Its command-line arguments.
     pub args: Vec<String>,
 }
 
 /// What to do with the CPU hogs on an EEVDF kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "value")]
 pub enum HogTreatment {
     Leave,

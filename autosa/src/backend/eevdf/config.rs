@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 pub const MIN_SLICE_NS: u64 = 100_000;
 pub const MAX_SLICE_NS: u64 = 100_000_000;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct EevdfConfig {
     /// Processes of these users (real uid) are left alone.

@@ -5,14 +5,16 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct BackoffConfig {
     /// Wait before the first restart after a failure.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub initial: Duration,
     /// The wait doubles per consecutive failure up to this.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub max: Duration,
 }
 

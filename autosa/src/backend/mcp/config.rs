@@ -8,11 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use super::backoff::BackoffConfig;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct McpConfig {
     /// The server binary (schedcp).
     pub command: PathBuf,
+    /// Arguments for the server.
     pub args: Vec<String>,
     /// schedcp runs `git rev-parse --show-toplevel`: point this inside a
     /// schedcp checkout.
@@ -22,25 +23,35 @@ pub struct McpConfig {
     pub env: BTreeMap<String, String>,
     /// Every MCP call, the handshake included, fails after this.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub call_timeout: Duration,
     /// How long a started scheduler may take to show in sysfs (scx_lavd took
     /// about 24 s under emulation).
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub enable_timeout: Duration,
     /// How long a stopped scheduler may take to leave sysfs.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub disable_timeout: Duration,
     /// After the server claims a stop, how long before the old scheduler
     /// still in sysfs is treated as an orphan.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub orphan_grace: Duration,
     /// SIGINT to an orphan, then SIGKILL after this.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub kill_grace: Duration,
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
+    /// How often sysfs is read while waiting for a scheduler to show or leave.
     pub poll_interval: Duration,
+    /// Restarts of a server that died, with exponential backoff.
     pub restart: BackoffConfig,
+    /// Where sysfs is mounted (tests fake `/sys/kernel/sched_ext`).
     pub sys_root: PathBuf,
+    /// Where procfs is mounted (to find orphaned schedulers).
     pub proc_root: PathBuf,
 }
 

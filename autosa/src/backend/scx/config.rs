@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// The `[scx]` section of the configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScxConfig {
     /// Directories searched, in order, for `scx_*` binaries. A directory or
@@ -21,17 +21,21 @@ pub struct ScxConfig {
     /// How long a scheduler may take from spawn to `state` = `enabled` with
     /// its `root/ops`. scx_lavd took ~24 s under CPU emulation.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub start_timeout: Duration,
     /// How long a scheduler gets to exit after SIGINT before SIGKILL; also
     /// the bound on waiting for `state` = `disabled` afterwards.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub stop_timeout: Duration,
     /// Watchdog period while a scheduler runs: a death, an ejection or a
     /// replacement is noticed within one period.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub poll_interval: Duration,
     /// Polling period while confirming a start or a stop through sysfs.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub confirm_poll_interval: Duration,
     /// Output lines of the scheduler kept for error messages.
     pub output_lines: usize,

@@ -1,0 +1,99 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_autosa_global_optspecs
+    string join \n config= log= h/help V/version
+end
+
+function __fish_autosa_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_autosa_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_autosa_using_subcommand
+    set -l cmd (__fish_autosa_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c autosa -n "__fish_autosa_needs_command" -l config -d 'Configuration file' -r -F
+complete -c autosa -n "__fish_autosa_needs_command" -l log -d 'Log filter (tracing syntax), e.g. `debug` or `autosa=trace`' -r
+complete -c autosa -n "__fish_autosa_needs_command" -s h -l help -d 'Print help'
+complete -c autosa -n "__fish_autosa_needs_command" -s V -l version -d 'Print version'
+complete -c autosa -n "__fish_autosa_needs_command" -f -a "run" -d 'The daemon: watch, classify, switch the scheduler, prove it helped, roll back when it did not. Restores everything on SIGTERM/SIGINT'
+complete -c autosa -n "__fish_autosa_needs_command" -f -a "snapshot" -d 'Print what the machine is doing: CPU, PSI, load, memory, disks and, with eBPF, run-queue/slice/block latency histograms and the busiest processes'
+complete -c autosa -n "__fish_autosa_needs_command" -f -a "recommend" -d 'Watch for a while, then say what the workload is, why, and which scheduler each backend would use. Changes nothing'
+complete -c autosa -n "__fish_autosa_needs_command" -f -a "record" -d 'Write snapshots to a file (JSON Lines) for replay and offline tests'
+complete -c autosa -n "__fish_autosa_needs_command" -f -a "replay" -d 'Run the policy engine over a recording and print its decisions over time'
+complete -c autosa -n "__fish_autosa_needs_command" -f -a "doctor" -d 'Check every kernel feature autosa uses and say what to do about what is missing'
+complete -c autosa -n "__fish_autosa_needs_command" -f -a "config" -d 'Check or print the configuration'
+complete -c autosa -n "__fish_autosa_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c autosa -n "__fish_autosa_using_subcommand run" -l backend -d 'Which backend acts [default: daemon.backend from the config, auto]' -r -f -a "auto\t'sched_ext when the kernel has it and schedulers are installed, else eevdf'
+mcp\t'schedcp\'s MCP server'
+scx\t'sched_ext schedulers run directly'
+eevdf\t'Per-task EEVDF tuning (and global knobs where the kernel allows)'
+none\t'Decide and log only'"
+complete -c autosa -n "__fish_autosa_using_subcommand run" -l config -d 'Configuration file' -r -F
+complete -c autosa -n "__fish_autosa_using_subcommand run" -l log -d 'Log filter (tracing syntax), e.g. `debug` or `autosa=trace`' -r
+complete -c autosa -n "__fish_autosa_using_subcommand run" -l dry-run -d 'Decide and log, change nothing'
+complete -c autosa -n "__fish_autosa_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c autosa -n "__fish_autosa_using_subcommand snapshot" -l interval -d 'Time between snapshots [default: collect.interval from the config, 1s]' -r
+complete -c autosa -n "__fish_autosa_using_subcommand snapshot" -l count -d 'Number of snapshots to print; 0 prints until interrupted' -r
+complete -c autosa -n "__fish_autosa_using_subcommand snapshot" -l config -d 'Configuration file' -r -F
+complete -c autosa -n "__fish_autosa_using_subcommand snapshot" -l log -d 'Log filter (tracing syntax), e.g. `debug` or `autosa=trace`' -r
+complete -c autosa -n "__fish_autosa_using_subcommand snapshot" -l json -d 'One JSON object per snapshot and line (schema: model::snapshot, stable field names)'
+complete -c autosa -n "__fish_autosa_using_subcommand snapshot" -l no-bpf -d 'Do not load the eBPF programs: procfs only'
+complete -c autosa -n "__fish_autosa_using_subcommand snapshot" -s h -l help -d 'Print help'
+complete -c autosa -n "__fish_autosa_using_subcommand recommend" -l duration -d 'How long to watch before answering' -r
+complete -c autosa -n "__fish_autosa_using_subcommand recommend" -l config -d 'Configuration file' -r -F
+complete -c autosa -n "__fish_autosa_using_subcommand recommend" -l log -d 'Log filter (tracing syntax), e.g. `debug` or `autosa=trace`' -r
+complete -c autosa -n "__fish_autosa_using_subcommand recommend" -l json -d 'Print the report as JSON'
+complete -c autosa -n "__fish_autosa_using_subcommand recommend" -s h -l help -d 'Print help'
+complete -c autosa -n "__fish_autosa_using_subcommand record" -l out -d 'File to write (JSON Lines: a header, then one snapshot per line)' -r -F
+complete -c autosa -n "__fish_autosa_using_subcommand record" -l interval -d 'Time between snapshots [default: collect.interval from the config]' -r
+complete -c autosa -n "__fish_autosa_using_subcommand record" -l count -d 'Snapshots to record; 0 records until interrupted' -r
+complete -c autosa -n "__fish_autosa_using_subcommand record" -l duration -d 'Record for this long instead of a count' -r
+complete -c autosa -n "__fish_autosa_using_subcommand record" -l config -d 'Configuration file' -r -F
+complete -c autosa -n "__fish_autosa_using_subcommand record" -l log -d 'Log filter (tracing syntax), e.g. `debug` or `autosa=trace`' -r
+complete -c autosa -n "__fish_autosa_using_subcommand record" -s h -l help -d 'Print help'
+complete -c autosa -n "__fish_autosa_using_subcommand replay" -l config -d 'Configuration file' -r -F
+complete -c autosa -n "__fish_autosa_using_subcommand replay" -l log -d 'Log filter (tracing syntax), e.g. `debug` or `autosa=trace`' -r
+complete -c autosa -n "__fish_autosa_using_subcommand replay" -l json -d 'Print the decisions as a JSON array'
+complete -c autosa -n "__fish_autosa_using_subcommand replay" -s h -l help -d 'Print help'
+complete -c autosa -n "__fish_autosa_using_subcommand doctor" -l config -d 'Configuration file' -r -F
+complete -c autosa -n "__fish_autosa_using_subcommand doctor" -l log -d 'Log filter (tracing syntax), e.g. `debug` or `autosa=trace`' -r
+complete -c autosa -n "__fish_autosa_using_subcommand doctor" -l json -d 'Print the checks as JSON'
+complete -c autosa -n "__fish_autosa_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c autosa -n "__fish_autosa_using_subcommand config; and not __fish_seen_subcommand_from check default help" -l config -d 'Configuration file' -r -F
+complete -c autosa -n "__fish_autosa_using_subcommand config; and not __fish_seen_subcommand_from check default help" -l log -d 'Log filter (tracing syntax), e.g. `debug` or `autosa=trace`' -r
+complete -c autosa -n "__fish_autosa_using_subcommand config; and not __fish_seen_subcommand_from check default help" -s h -l help -d 'Print help'
+complete -c autosa -n "__fish_autosa_using_subcommand config; and not __fish_seen_subcommand_from check default help" -f -a "check" -d 'Validate the configuration file (defaults when the default path is absent)'
+complete -c autosa -n "__fish_autosa_using_subcommand config; and not __fish_seen_subcommand_from check default help" -f -a "default" -d 'Print the default configuration as TOML'
+complete -c autosa -n "__fish_autosa_using_subcommand config; and not __fish_seen_subcommand_from check default help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c autosa -n "__fish_autosa_using_subcommand config; and __fish_seen_subcommand_from check" -l config -d 'Configuration file' -r -F
+complete -c autosa -n "__fish_autosa_using_subcommand config; and __fish_seen_subcommand_from check" -l log -d 'Log filter (tracing syntax), e.g. `debug` or `autosa=trace`' -r
+complete -c autosa -n "__fish_autosa_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c autosa -n "__fish_autosa_using_subcommand config; and __fish_seen_subcommand_from default" -l config -d 'Configuration file' -r -F
+complete -c autosa -n "__fish_autosa_using_subcommand config; and __fish_seen_subcommand_from default" -l log -d 'Log filter (tracing syntax), e.g. `debug` or `autosa=trace`' -r
+complete -c autosa -n "__fish_autosa_using_subcommand config; and __fish_seen_subcommand_from default" -s h -l help -d 'Print help'
+complete -c autosa -n "__fish_autosa_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate the configuration file (defaults when the default path is absent)'
+complete -c autosa -n "__fish_autosa_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "default" -d 'Print the default configuration as TOML'
+complete -c autosa -n "__fish_autosa_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor config help" -f -a "run" -d 'The daemon: watch, classify, switch the scheduler, prove it helped, roll back when it did not. Restores everything on SIGTERM/SIGINT'
+complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor config help" -f -a "snapshot" -d 'Print what the machine is doing: CPU, PSI, load, memory, disks and, with eBPF, run-queue/slice/block latency histograms and the busiest processes'
+complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor config help" -f -a "recommend" -d 'Watch for a while, then say what the workload is, why, and which scheduler each backend would use. Changes nothing'
+complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor config help" -f -a "record" -d 'Write snapshots to a file (JSON Lines) for replay and offline tests'
+complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor config help" -f -a "replay" -d 'Run the policy engine over a recording and print its decisions over time'
+complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor config help" -f -a "doctor" -d 'Check every kernel feature autosa uses and say what to do about what is missing'
+complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor config help" -f -a "config" -d 'Check or print the configuration'
+complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c autosa -n "__fish_autosa_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate the configuration file (defaults when the default path is absent)'
+complete -c autosa -n "__fish_autosa_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "default" -d 'Print the default configuration as TOML'
