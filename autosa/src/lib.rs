@@ -14,6 +14,7 @@ pub mod model;
 pub mod policy;
 pub mod record;
 pub mod replay;
+pub mod sched_ext;
 pub mod service;
 pub mod switching;
 pub mod view;

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use autosa::collect::sysfs::{LockdownMode, ScxState, SysfsError, SysfsReader};
+use autosa::sched_ext::ops_matches;
 
 fn reader(name: &str) -> SysfsReader {
     SysfsReader::new(
@@ -17,24 +18,19 @@ fn enabled_scheduler_is_named() {
     let r = reader("scx-enabled");
     assert_eq!(r.sched_ext_state().unwrap(), ScxState::Enabled);
     let ops = r.sched_ext_ops().unwrap().unwrap();
-    assert_eq!(ops.raw(), "bpfland_1.1.4_x86_64_unknown_linux_gnu");
-    assert!(ops.matches_scheduler("scx_bpfland"));
-    assert!(!ops.matches_scheduler("scx_lavd"));
+    assert_eq!(ops, "bpfland_1.1.4_x86_64_unknown_linux_gnu");
+    assert!(ops_matches(&ops, "scx_bpfland"));
+    assert!(!ops_matches(&ops, "scx_lavd"));
     assert_eq!(r.lockdown().unwrap(), Some(LockdownMode::None));
 }
 
 #[test]
 fn sched_ext_together_tells_what_runs() {
     let on = reader("scx-enabled").sched_ext().unwrap();
-    assert!(on.is_running("scx_bpfland"));
-    assert!(!on.is_running("scx_lavd"));
+    assert!(on.runs("scx_bpfland"));
+    assert!(!on.runs("scx_lavd"));
     // Attached but not yet enabled does not count as running.
-    assert!(
-        !reader("scx-enabling")
-            .sched_ext()
-            .unwrap()
-            .is_running("scx_lavd")
-    );
+    assert!(!reader("scx-enabling").sched_ext().unwrap().runs("scx_lavd"));
     let off = reader("scx-disabled").sched_ext().unwrap();
     assert_eq!((off.state, off.ops), (ScxState::Disabled, None));
 }
@@ -51,13 +47,10 @@ fn every_state_is_parsed() {
     );
     let enabling = reader("scx-enabling");
     assert_eq!(enabling.sched_ext_state().unwrap(), ScxState::Enabling);
-    assert!(
-        enabling
-            .sched_ext_ops()
-            .unwrap()
-            .unwrap()
-            .matches_scheduler("scx_lavd")
-    );
+    assert!(ops_matches(
+        &enabling.sched_ext_ops().unwrap().unwrap(),
+        "scx_lavd"
+    ));
     assert_eq!(ScxState::Enabling.as_str(), "enabling");
 }
 

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use std::time::Duration;
 
-use super::scx::sysfs_truth::read_sched_ext;
 use super::scx::{find_scheduler_processes, stop_orphan};
 use super::{Applied, BackendError, Change};
+use crate::sched_ext::read_sched_ext;
 
 /// What runs: enough to find it again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

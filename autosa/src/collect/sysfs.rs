@@ -19,73 +19,7 @@ pub enum SysfsError {
     Unexpected { path: PathBuf, content: String },
 }
 
-/// `/sys/kernel/sched_ext/state`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScxState {
-    /// The kernel has no sched_ext (`/sys/kernel/sched_ext` does not exist).
-    Unsupported,
-    Disabled,
-    Enabling,
-    Enabled,
-    Disabling,
-}
-
-impl ScxState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ScxState::Unsupported => "unsupported",
-            ScxState::Disabled => "disabled",
-            ScxState::Enabling => "enabling",
-            ScxState::Enabled => "enabled",
-            ScxState::Disabling => "disabling",
-        }
-    }
-}
-
-/// The running sched_ext scheduler as `root/ops` names it, e.g.
-/// `bpfland_1.1.4_x86_64_unknown_linux_gnu`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScxOps(String);
-
-impl ScxOps {
-    pub fn new(raw: impl Into<String>) -> Self {
-        Self(raw.into())
-    }
-
-    /// The string exactly as the kernel reports it.
-    pub fn raw(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether this is the scheduler `name` (`scx_bpfland` or `bpfland`): the
-    /// ops name is the scheduler's name without `scx_`, maybe followed by
-    /// `_<version>_<target>`.
-    pub fn matches_scheduler(&self, name: &str) -> bool {
-        let short = name.strip_prefix("scx_").unwrap_or(name);
-        if short.is_empty() {
-            return false;
-        }
-        match self.0.strip_prefix(short) {
-            Some(rest) => rest.is_empty() || rest.starts_with('_'),
-            None => false,
-        }
-    }
-}
-
-/// State and running scheduler read together.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SchedExt {
-    pub state: ScxState,
-    pub ops: Option<ScxOps>,
-}
-
-impl SchedExt {
-    /// Whether `name` (e.g. `scx_lavd`) is the scheduler attached and enabled.
-    pub fn is_running(&self, name: &str) -> bool {
-        self.state == ScxState::Enabled
-            && self.ops.as_ref().is_some_and(|o| o.matches_scheduler(name))
-    }
-}
+pub use crate::sched_ext::{SchedExtView, ScxState};
 
 /// `/sys/kernel/security/lockdown`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,42 +50,34 @@ impl SysfsReader {
         &self.root
     }
 
-    /// State of sched_ext; `Unsupported` when the kernel has none.
+    /// State of sched_ext; `Unsupported` when the kernel has none. A value
+    /// this build does not know is an error that names the file.
     pub fn sched_ext_state(&self) -> Result<ScxState, SysfsError> {
+        Ok(self.sched_ext()?.state)
+    }
+
+    /// State and the running scheduler (`root/ops`, e.g.
+    /// `bpfland_1.1.4_x86_64_unknown_linux_gnu`) in one reading.
+    pub fn sched_ext(&self) -> Result<SchedExtView, SysfsError> {
         let dir = self.root.join("kernel/sched_ext");
-        let path = dir.join("state");
-        let Some(content) = read_trimmed(&path)? else {
-            if dir.is_dir() {
-                // The directory without its state file is not a kernel we know.
-                return Err(SysfsError::Unexpected {
-                    path,
-                    content: "<missing>".to_owned(),
-                });
-            }
-            return Ok(ScxState::Unsupported);
-        };
-        match content.as_str() {
-            "disabled" => Ok(ScxState::Disabled),
-            "enabling" => Ok(ScxState::Enabling),
-            "enabled" => Ok(ScxState::Enabled),
-            "disabling" => Ok(ScxState::Disabling),
-            _ => Err(SysfsError::Unexpected { path, content }),
+        let view =
+            crate::sched_ext::read_sched_ext(&self.root).map_err(|source| SysfsError::Io {
+                path: dir.join("state"),
+                source,
+            })?;
+        if let ScxState::Other(content) = &view.state {
+            return Err(SysfsError::Unexpected {
+                path: dir.join("state"),
+                content: content.clone(),
+            });
         }
+        Ok(view)
     }
 
-    /// State and ops in one call.
-    pub fn sched_ext(&self) -> Result<SchedExt, SysfsError> {
-        Ok(SchedExt {
-            state: self.sched_ext_state()?,
-            ops: self.sched_ext_ops()?,
-        })
-    }
-
-    /// The running scheduler; `None` when none is loaded (the kernel removes
-    /// `root/` then) or sched_ext is not supported.
-    pub fn sched_ext_ops(&self) -> Result<Option<ScxOps>, SysfsError> {
-        let path = self.root.join("kernel/sched_ext/root/ops");
-        Ok(read_trimmed(&path)?.filter(|s| !s.is_empty()).map(ScxOps))
+    /// The running scheduler's ops name; `None` when none is loaded (the
+    /// kernel removes `root/` then) or sched_ext is not supported.
+    pub fn sched_ext_ops(&self) -> Result<Option<String>, SysfsError> {
+        Ok(self.sched_ext()?.ops)
     }
 
     /// Kernel lockdown mode; `None` when the file is absent (no lockdown LSM,
@@ -183,23 +109,5 @@ fn read_trimmed(path: &Path) -> Result<Option<String>, SysfsError> {
             path: path.to_owned(),
             source,
         }),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ops_prefix_match() {
-        let ops = ScxOps::new("bpfland_1.1.4_x86_64_unknown_linux_gnu");
-        assert!(ops.matches_scheduler("scx_bpfland"));
-        assert!(ops.matches_scheduler("bpfland"));
-        assert!(!ops.matches_scheduler("scx_bpf"));
-        assert!(!ops.matches_scheduler("scx_lavd"));
-        assert!(!ops.matches_scheduler("scx_"));
-        assert!(!ops.matches_scheduler(""));
-        assert!(ScxOps::new("simple").matches_scheduler("scx_simple"));
-        assert!(!ScxOps::new("simplex").matches_scheduler("scx_simple"));
     }
 }

@@ -135,9 +135,9 @@ impl Backend for McpBackend {
         }
         let scheduler = match (&seen.state, &seen.ops) {
             (ScxState::Enabled, Some(ops)) => format!("sched_ext:{ops}"),
-            (ScxState::Disabled | ScxState::Absent, _) => "eevdf".to_owned(),
-            (ScxState::Other(s), _) => format!("sched_ext:{s}"),
+            (ScxState::Disabled | ScxState::Unsupported, _) => "eevdf".to_owned(),
             (ScxState::Enabled, None) => "sched_ext".to_owned(),
+            (other, _) => format!("sched_ext:{}", other.as_str()),
         };
         let mut foreign = Vec::new();
         let ours = self.running.as_ref().map(|c| c.scheduler.as_str());

@@ -2,8 +2,7 @@
 //! process the server lost track of (procfs). The server's word is never
 //! taken for the truth.
 
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
@@ -12,100 +11,13 @@ use tokio::time::Instant;
 
 use super::error::McpError;
 
-/// `/sys/kernel/sched_ext/state`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ScxState {
-    Enabled,
-    Disabled,
-    /// Transitional or unknown values (`enabling`, `disabling`, …).
-    Other(String),
-    /// No sched_ext in this kernel.
-    Absent,
-}
-
-/// One reading of sched_ext's state and the loaded scheduler's ops name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Observation {
-    pub state: ScxState,
-    pub ops: Option<String>,
-}
-
-impl Observation {
-    /// sched_ext runs `scheduler` (e.g. `scx_bpfland` for ops `bpfland_1.1.4_…`).
-    pub fn runs(&self, scheduler: &str) -> bool {
-        self.state == ScxState::Enabled
-            && self
-                .ops
-                .as_deref()
-                .is_some_and(|ops| ops_matches(ops, scheduler))
-    }
-
-    /// `scheduler` is surely gone: sched_ext is disabled, or runs another
-    /// scheduler (not a transient state with the ops file missing).
-    pub fn no_longer_runs(&self, scheduler: &str) -> bool {
-        self.is_disabled()
-            || (self.state == ScxState::Enabled
-                && self
-                    .ops
-                    .as_deref()
-                    .is_some_and(|ops| !ops_matches(ops, scheduler)))
-    }
-
-    pub fn is_disabled(&self) -> bool {
-        matches!(self.state, ScxState::Disabled | ScxState::Absent)
-    }
-}
-
-impl fmt::Display for Observation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.state {
-            ScxState::Enabled => "enabled",
-            ScxState::Disabled => "disabled",
-            ScxState::Other(s) => s.as_str(),
-            ScxState::Absent => "no sched_ext",
-        };
-        match &self.ops {
-            Some(ops) => write!(f, "state {state}, ops {ops}"),
-            None => write!(f, "state {state}"),
-        }
-    }
-}
-
-/// `scx_bpfland` → `bpfland`.
-pub fn short_name(scheduler: &str) -> &str {
-    scheduler.strip_prefix("scx_").unwrap_or(scheduler)
-}
-
-/// The ops name starts with the short name, then ends or goes on with a
-/// version suffix (`_1.1.4_x86_64…`), so `rusty` never matches `rustyx`.
-pub fn ops_matches(ops: &str, scheduler: &str) -> bool {
-    let short = short_name(scheduler);
-    !short.is_empty()
-        && ops
-            .strip_prefix(short)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('_') || rest.starts_with('.'))
-}
+pub use crate::sched_ext::{SchedExtView as Observation, ScxState, ops_matches};
 
 pub fn observe(sys_root: &Path) -> Result<Observation, McpError> {
-    read_sched_ext(sys_root)
-}
-
-// The one place that reads sysfs: to be swapped for collect::sysfs once merged.
-fn read_sched_ext(sys_root: &Path) -> Result<Observation, McpError> {
-    let dir = sys_root.join("kernel/sched_ext");
-    let read = |path: PathBuf| match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Some(text.trim().to_owned())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(McpError::Sysfs { path, source }),
-    };
-    let state = match read(dir.join("state"))?.as_deref() {
-        None => ScxState::Absent,
-        Some("enabled") => ScxState::Enabled,
-        Some("disabled") => ScxState::Disabled,
-        Some(other) => ScxState::Other(other.to_owned()),
-    };
-    let ops = read(dir.join("root/ops"))?.filter(|ops| !ops.is_empty());
-    Ok(Observation { state, ops })
+    crate::sched_ext::read_sched_ext(sys_root).map_err(|source| McpError::Sysfs {
+        path: sys_root.join("kernel/sched_ext"),
+        source,
+    })
 }
 
 /// Polls sysfs until `done` holds or `deadline` passes. Ok(last reading)
@@ -221,13 +133,13 @@ mod tests {
         assert!(!ops_matches("rusty_1.0", "scx_rustland"));
         assert!(!ops_matches("flatcg", "scx_flash"));
         assert!(!ops_matches("anything", "scx_"));
-        assert_eq!(short_name("scx_p2dq"), "p2dq");
+        assert_eq!(crate::sched_ext::ops_prefix("scx_p2dq"), "p2dq");
     }
 
     #[test]
     fn reads_a_fake_sysfs() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(observe(dir.path()).unwrap().state, ScxState::Absent);
+        assert_eq!(observe(dir.path()).unwrap().state, ScxState::Unsupported);
 
         write(dir.path(), "kernel/sched_ext/state", "enabled\n");
         write(
@@ -242,7 +154,7 @@ mod tests {
 
         write(dir.path(), "kernel/sched_ext/state", "disabling\n");
         let seen = observe(dir.path()).unwrap();
-        assert_eq!(seen.state, ScxState::Other("disabling".into()));
+        assert_eq!(seen.state, ScxState::Disabling);
         assert!(!seen.runs("scx_bpfland") && !seen.is_disabled());
         assert!(!seen.no_longer_runs("scx_bpfland"));
 

@@ -8,13 +8,13 @@ use tokio::runtime::Handle;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::sysfs_truth::{ScxState, read_sched_ext};
 use super::{ScxConfig, ScxEvent, ScxHandle, spawn_supervisor};
 use crate::backend::running_file::{RunningFile, RunningRecord, recover};
 use crate::backend::{
     Applied, Backend, BackendError, Capability, Change, ForeignChange, Observed, Target,
 };
 use crate::policy::plan::{Plan, ScxChoice};
+use crate::sched_ext::{ScxState, read_sched_ext};
 
 pub struct ScxBackend {
     config: ScxConfig,

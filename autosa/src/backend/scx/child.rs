@@ -15,7 +15,7 @@ use super::error::ScxError;
 use super::events::ExitInfo;
 use super::handle::{StopSignal, Stopped};
 use super::output::Output;
-use super::sysfs_truth::{SchedExtView, ScxState, ops_matches, read_sched_ext};
+use crate::sched_ext::{SchedExtView, ScxState, ops_matches, read_sched_ext};
 
 /// The scheduler process we own.
 pub(super) struct Running {

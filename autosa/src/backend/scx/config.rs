@@ -85,7 +85,7 @@ impl ScxConfig {
     pub fn ops_prefix_of<'a>(&'a self, scheduler: &'a str) -> &'a str {
         match self.ops_names.get(scheduler) {
             Some(ops) => ops,
-            None => super::sysfs_truth::ops_prefix(scheduler),
+            None => crate::sched_ext::ops_prefix(scheduler),
         }
     }
 

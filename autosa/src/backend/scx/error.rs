@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::events::ExitInfo;
 use super::resolve::ResolveError;
-use super::sysfs_truth::ScxState;
+use crate::sched_ext::ScxState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScxError {

@@ -13,7 +13,7 @@ use super::config::ScxConfig;
 use super::error::ScxError;
 use super::events::{ExitInfo, ScxEvent};
 use super::supervisor::Supervisor;
-use super::sysfs_truth::SchedExtView;
+use crate::sched_ext::SchedExtView;
 
 /// Queued commands; more than this means the daemon is far ahead of us.
 const COMMAND_QUEUE: usize = 16;

@@ -30,8 +30,8 @@ pub mod orphans;
 mod output;
 pub mod resolve;
 mod supervisor;
-pub mod sysfs_truth;
 
+pub use crate::sched_ext::{SchedExtView, ScxState, ops_matches, ops_prefix, scheduler_of_ops};
 pub use backend::ScxBackend;
 pub use config::{InvalidScxConfig, ScxConfig};
 pub use error::ScxError;
@@ -44,4 +44,3 @@ pub use orphans::{
     processes_of_active_scheduler, stop_orphan,
 };
 pub use resolve::{ResolveError, check_trusted, resolve_binary, validate_args, validate_name};
-pub use sysfs_truth::{SchedExtView, ScxState, ops_matches, ops_prefix, scheduler_of_ops};

@@ -12,7 +12,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::time::Instant;
 
-use super::sysfs_truth::{SchedExtView, ScxState, ops_prefix, scheduler_of_ops};
+use crate::sched_ext::{SchedExtView, ScxState, ops_prefix, scheduler_of_ops};
 
 /// Longest `comm` the kernel keeps (TASK_COMM_LEN - 1).
 const COMM_MAX: usize = 15;

@@ -18,7 +18,7 @@ use super::error::ScxError;
 use super::events::{ExitInfo, ScxEvent};
 use super::handle::{Command, RunningInfo, ScxStatus, Started, Stopped};
 use super::resolve::{resolve_binary, validate_args, validate_name};
-use super::sysfs_truth::{SchedExtView, ScxState, ops_matches, read_sched_ext};
+use crate::sched_ext::{SchedExtView, ScxState, ops_matches, read_sched_ext};
 
 pub(super) struct Supervisor {
     config: ScxConfig,

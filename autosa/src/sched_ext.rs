@@ -1,6 +1,7 @@
 //! What the kernel says is running: `<sys>/kernel/sched_ext/state` and
-//! `<sys>/kernel/sched_ext/root/ops`. The backend trusts only this, never
-//! what it asked for.
+//! `<sys>/kernel/sched_ext/root/ops`. The one reader of these files: the
+//! collector, `auto` backend choice, the scx and mcp backends and `doctor` all
+//! trust only this, never what autosa or a peer asked for.
 
 use std::io;
 use std::path::Path;
@@ -22,13 +23,25 @@ pub enum ScxState {
 }
 
 impl ScxState {
-    fn parse(text: &str) -> Self {
+    pub fn parse(text: &str) -> Self {
         match text.trim() {
             "enabled" => ScxState::Enabled,
             "disabled" => ScxState::Disabled,
             "enabling" => ScxState::Enabling,
             "disabling" => ScxState::Disabling,
             other => ScxState::Other(other.to_string()),
+        }
+    }
+
+    /// The word as sysfs writes it (`unsupported` when there is no sched_ext).
+    pub fn as_str(&self) -> &str {
+        match self {
+            ScxState::Enabled => "enabled",
+            ScxState::Disabled => "disabled",
+            ScxState::Enabling => "enabling",
+            ScxState::Disabling => "disabling",
+            ScxState::Unsupported => "unsupported",
+            ScxState::Other(s) => s,
         }
     }
 }
@@ -56,6 +69,22 @@ pub struct SchedExtView {
 }
 
 impl SchedExtView {
+    /// True when sched_ext runs no scheduler (or the kernel has none).
+    pub fn is_disabled(&self) -> bool {
+        matches!(self.state, ScxState::Disabled | ScxState::Unsupported)
+    }
+
+    /// `scheduler` is surely gone: sched_ext is disabled, or runs another
+    /// scheduler (not a transient state with the ops file missing).
+    pub fn no_longer_runs(&self, scheduler: &str) -> bool {
+        self.is_disabled()
+            || (self.state == ScxState::Enabled
+                && self
+                    .ops
+                    .as_deref()
+                    .is_some_and(|ops| !ops_matches(ops, scheduler)))
+    }
+
     /// True when `scheduler` (e.g. `scx_bpfland`) is loaded and enabled.
     pub fn runs(&self, scheduler: &str) -> bool {
         self.state == ScxState::Enabled
@@ -66,6 +95,19 @@ impl SchedExtView {
     }
 }
 
+impl std::fmt::Display for SchedExtView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &self.state {
+            ScxState::Unsupported => "no sched_ext",
+            other => other.as_str(),
+        };
+        match &self.ops {
+            Some(ops) => write!(f, "state {state}, ops {ops}"),
+            None => write!(f, "state {state}"),
+        }
+    }
+}
+
 /// The `root/ops` prefix a scheduler binary registers under: `scx_bpfland` →
 /// `bpfland`.
 pub fn ops_prefix(scheduler: &str) -> &str {
@@ -73,12 +115,15 @@ pub fn ops_prefix(scheduler: &str) -> &str {
 }
 
 /// Whether `ops` (maybe with a version suffix, `lavd_1.1.4_x86_64…`) belongs
-/// to `scheduler` (`scx_lavd`). The prefix must end at `_` or the end, so
-/// `scx_lav` does not match `lavd_…`.
+/// to `scheduler` (`scx_lavd`). The prefix must end at `_`, `.` or the end,
+/// so `scx_lav` does not match `lavd_…`.
 pub fn ops_matches(ops: &str, scheduler: &str) -> bool {
     let prefix = ops_prefix(scheduler);
     match ops.strip_prefix(prefix) {
-        Some(rest) => !prefix.is_empty() && (rest.is_empty() || rest.starts_with('_')),
+        Some(rest) => {
+            !prefix.is_empty()
+                && (rest.is_empty() || rest.starts_with('_') || rest.starts_with('.'))
+        }
         None => false,
     }
 }
@@ -94,8 +139,8 @@ pub fn scheduler_of_ops(ops: &str) -> String {
     format!("scx_{}", &ops[..end])
 }
 
-/// The one place that reads sysfs (`collect::sysfs` does the same reading;
-/// the lead may swap this for it).
+/// Reads state and ops under `sys_root`. A kernel without sched_ext (no
+/// `kernel/sched_ext`) is `Unsupported`, not an error.
 pub fn read_sched_ext(sys_root: &Path) -> io::Result<SchedExtView> {
     let dir = sys_root.join("kernel/sched_ext");
     let state = match std::fs::read_to_string(dir.join("state")) {
@@ -131,6 +176,8 @@ mod tests {
         assert!(!ops_matches("lavd_1.1.4", "scx_lav"));
         assert!(!ops_matches("bpfland_1.1.4", "scx_lavd"));
         assert!(!ops_matches("", "scx_"));
+        assert!(!ops_matches("simplex", "scx_simple"));
+        assert!(ops_matches("rusty.1", "scx_rusty"));
     }
 
     #[test]
