@@ -16,4 +16,5 @@ pub mod record;
 pub mod replay;
 pub mod service;
 pub mod switching;
+pub mod tui;
 pub mod view;
