@@ -104,3 +104,19 @@ pub fn log_writer() -> Box<dyn std::io::Write> {
         Box::new(std::io::stderr())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_restores_the_terminal_before_its_message() {
+        install_panic_hook();
+        // As if the screen were up (no tty here: restore's writes are harmless).
+        ACTIVE.store(true, Ordering::SeqCst);
+        let r = std::panic::catch_unwind(|| panic!("drawing failed"));
+        assert!(r.is_err());
+        assert!(!ACTIVE.load(Ordering::SeqCst), "the hook restored");
+        restore(); // idempotent
+    }
+}
