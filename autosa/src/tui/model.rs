@@ -147,6 +147,15 @@ pub fn feed_from_daemon(status: &DaemonStatus, snapshot: Option<Snapshot>) -> Fe
     } else if status.paused_until_unix_ms.is_some() {
         details.push("automatic switching paused".to_owned());
     }
+    for s in status.sources.iter().filter(|s| !s.ok) {
+        details.push(format!("{} off: {}", s.name, s.detail));
+    }
+    if status.dropped_intervals > 0 {
+        details.push(format!(
+            "{} intervals dropped (daemon behind)",
+            status.dropped_intervals
+        ));
+    }
     let class = status.class.map(|class| ClassInfo {
         class,
         confidence: status.confidence,
@@ -271,6 +280,93 @@ mod tests {
         assert_eq!(m.updates, 1);
         m.apply(Ok(Feed::default()));
         assert_eq!(m.error, None);
+    }
+
+    fn status() -> DaemonStatus {
+        use crate::control::protocol::SourceHealth;
+        use crate::switching::{Decision, SwitchingStatus};
+        DaemonStatus {
+            protocol: 1,
+            version: "t".into(),
+            pid: 1,
+            started_unix_ms: 0,
+            backend: "eevdf".into(),
+            dry_run: false,
+            interval_ms: 1000,
+            class: Some(WorkloadClass::CpuBound),
+            confidence: 0.5,
+            reasons: vec!["hogs".into()],
+            scheduler: "eevdf".into(),
+            since_unix_ms: 0,
+            switching: SwitchingStatus {
+                active: Some(WorkloadClass::CpuBound),
+                judging: None,
+                blocked: Vec::new(),
+                backed_off: Vec::new(),
+                cooldown_left_secs: 0,
+                switches_last_hour: 0,
+            },
+            paused_until_unix_ms: Some(9),
+            manual: None,
+            recent: vec![
+                TimedDecision {
+                    time_unix_ms: 1,
+                    decision: Decision::new(
+                        std::time::Duration::ZERO,
+                        Action::Rollback {
+                            from: WorkloadClass::CpuBound,
+                            to: None,
+                        },
+                        "p99 worse",
+                    ),
+                },
+                TimedDecision {
+                    time_unix_ms: 2,
+                    decision: Decision::new(std::time::Duration::ZERO, Action::Restore, "stop"),
+                },
+            ],
+            sources: vec![SourceHealth {
+                name: "bpf".into(),
+                ok: false,
+                detail: "not root".into(),
+            }],
+            dropped_intervals: 3,
+        }
+    }
+
+    #[test]
+    fn daemon_status_becomes_class_details_and_timeline() {
+        let f = feed_from_daemon(&status(), None);
+        let c = f.class.unwrap();
+        assert_eq!((c.class, c.confidence), (WorkloadClass::CpuBound, 0.5));
+        assert_eq!(c.reasons, ["hogs"]);
+        assert_eq!(
+            c.details,
+            [
+                "scheduler eevdf · backend eevdf",
+                "applied: cpu_bound",
+                "automatic switching paused",
+                "bpf off: not root",
+                "3 intervals dropped (daemon behind)",
+            ]
+        );
+        let t: Vec<_> = f
+            .timeline
+            .iter()
+            .map(|e| (e.kind, e.what.as_str()))
+            .collect();
+        assert_eq!(
+            t,
+            [
+                ("rollback", "cpu_bound → default"),
+                ("restore", "→ default")
+            ]
+        );
+        assert_eq!(f.timeline[0].why, "p99 worse");
+
+        let mut before_first = status();
+        before_first.class = None;
+        assert_eq!(feed_from_daemon(&before_first, None).class, None);
     }
 
     #[test]

@@ -200,10 +200,10 @@ fn system_pane(f: &mut Frame, area: Rect, m: &TopModel) {
     f.render_widget(table, psi);
 }
 
-/// `cpu3 ▕████▌    ▏ 52%` scaled to `width` cells.
-fn load_bar(label: &str, busy: f64, width: usize) -> Line<'static> {
-    let pct = format!("{:>4.0}%", busy * 100.0);
-    let bar_w = width.saturating_sub(label.len() + pct.len() + 3);
+/// `cpu3 ████     │  52% p99 1.2ms` scaled to `width` cells (`extra` after the percentage).
+fn load_bar(label: &str, busy: f64, extra: &str, width: usize) -> Line<'static> {
+    let pct = format!("{:>4.0}%{extra}", busy * 100.0);
+    let bar_w = width.saturating_sub(label.chars().count() + pct.chars().count() + 2);
     let filled = ((busy.clamp(0.0, 1.0) * bar_w as f64).round() as usize).min(bar_w);
     Line::from(vec![
         Span::raw(format!("{label} ")),
@@ -213,6 +213,9 @@ fn load_bar(label: &str, busy: f64, width: usize) -> Line<'static> {
     ])
 }
 
+/// Narrowest useful column: label, a few bar cells, the percentage.
+const MIN_CPU_COL: usize = 16;
+
 fn cpu_pane(f: &mut Frame, area: Rect, m: &TopModel) {
     let b = block("CPU", false);
     let inner = b.inner(area);
@@ -220,29 +223,51 @@ fn cpu_pane(f: &mut Frame, area: Rect, m: &TopModel) {
     let Some(s) = &m.feed.snapshot else {
         return;
     };
+    let width = usize::from(inner.width);
     let rows = usize::from(inner.height).saturating_sub(1).max(1);
     let cpus = &s.cpu.per_cpu;
     let label_w = format!("cpu{}", cpus.len().saturating_sub(1)).len();
-    // Several columns when the CPUs do not fit one under the other.
-    let cols = cpus.len().div_ceil(rows).max(1);
-    let col_w = usize::from(inner.width) / cols;
+    // Several columns when the CPUs do not fit one under the other, as many as fit.
+    let max_cols = (width / MIN_CPU_COL).max(1);
+    let cols = cpus.len().div_ceil(rows).clamp(1, max_cols);
+    let col_w = width / cols;
+    // The per-CPU run-queue p99 from eBPF, when a column has room for it.
+    let p99 = |i: usize| -> String {
+        let per_cpu = s.sched.as_ref().map(|x| &x.per_cpu[..]).unwrap_or(&[]);
+        match per_cpu.iter().find(|c| c.cpu as usize == i) {
+            Some(c) if col_w >= 30 && c.runq_count > 0 => {
+                format!(" p99 {:>6}", duration_ns(c.runq_p99_ns))
+            }
+            _ => String::new(),
+        }
+    };
     let mut lines = vec![load_bar(
         &format!("{:<label_w$}", "all"),
         s.cpu.total.busy(),
-        usize::from(inner.width),
+        "",
+        width,
     )];
     for r in 0..rows.min(cpus.len()) {
         let mut spans = Vec::new();
         for c in 0..cols {
             let i = c * rows + r;
             if let Some(t) = cpus.get(i) {
-                spans.extend(
-                    load_bar(&format!("{:<label_w$}", format!("cpu{i}")), t.busy(), col_w).spans,
-                );
+                let label = format!("{:<label_w$}", format!("cpu{i}"));
+                // One cell between columns.
+                let w = if c + 1 < cols { col_w - 1 } else { col_w };
+                spans.extend(load_bar(&label, t.busy(), &p99(i), w).spans);
                 spans.push(Span::raw(" "));
             }
         }
         lines.push(Line::from(spans));
+    }
+    let shown = (rows * cols).min(cpus.len());
+    if shown < cpus.len() {
+        // The last row gives its place to the count of what is not shown.
+        let hidden = cpus.len() - shown + cols;
+        if let Some(last) = lines.last_mut() {
+            *last = Line::from(format!("… {hidden} more CPUs"));
+        }
     }
     f.render_widget(Paragraph::new(lines), inner);
 }
@@ -308,11 +333,23 @@ fn histogram_pane(f: &mut Frame, area: Rect, m: &TopModel, ui: &UiState) {
         duration_ns(h.p50_ns),
         duration_ns(h.p99_ns)
     ))];
+    if let Some(x) = &s.sched {
+        lines.push(Line::styled(
+            format!(
+                "wakeups {:.0}/s  switches {:.0}/s ({:.0} invol)  migr {:.0}/s",
+                x.wakeups_per_sec,
+                x.switches_voluntary_per_sec + x.switches_involuntary_per_sec,
+                x.switches_involuntary_per_sec,
+                x.migrations_per_sec
+            ),
+            Style::default().add_modifier(Modifier::DIM),
+        ));
+    }
     let rows = log2_rows(h);
     if rows.is_empty() {
         lines.push(Line::from("(no events this interval)"));
     }
-    let shown = busiest_window(&rows, usize::from(inner.height).saturating_sub(1));
+    let shown = busiest_window(&rows, usize::from(inner.height).saturating_sub(lines.len()));
     let max = shown.iter().map(|r| r.count).max().unwrap_or(1).max(1);
     let count_w = shown
         .iter()
@@ -702,6 +739,35 @@ mod tests {
                 h,
             );
         }
+    }
+
+    #[test]
+    fn many_cpus_go_in_columns_and_the_rest_is_counted() {
+        let mut m = model(true);
+        let snap = m.feed.snapshot.as_mut().unwrap();
+        snap.cpu.per_cpu = vec![CpuTimes::default(); 64];
+        let s = screen(&m, &UiState::default(), 80, 24);
+        assert!(s.contains("cpu0 ") && s.contains("cpu2 "), "{s}");
+        assert!(s.contains("more CPUs"), "{s}");
+        let s = screen(&m, &UiState::default(), 200, 60);
+        assert!(s.contains("cpu63"), "{s}");
+        assert!(!s.contains("more CPUs"), "{s}");
+    }
+
+    #[test]
+    fn scheduler_rates_and_per_cpu_p99_are_shown_with_ebpf() {
+        let mut m = model(true);
+        let sched = m.feed.snapshot.as_mut().unwrap().sched.as_mut().unwrap();
+        sched.wakeups_per_sec = 729.0;
+        sched.per_cpu = vec![crate::model::snapshot::CpuSchedView {
+            cpu: 1,
+            runq_count: 5,
+            runq_p99_ns: 1_200_000,
+            ..Default::default()
+        }];
+        let s = screen(&m, &UiState::default(), 120, 40);
+        assert!(s.contains("wakeups 729/s"), "{s}");
+        assert!(s.contains("p99 1.20ms"), "{s}");
     }
 
     #[test]
