@@ -439,7 +439,7 @@ fn without_a_daemon_it_falls_back_to_standalone_and_says_so() {
         s.contains("autosa top") && s.contains("confidence")
     });
     assert!(
-        screen.contains(&format!("(no daemon at {}: standalone)", default.display())),
+        screen.contains(&format!("(no daemon at {})", default.display())),
         "{screen}"
     );
     assert!(screen.contains("standalone · procfs only"), "{screen}");

@@ -57,7 +57,7 @@ pub fn run(args: Args, config_path: &Path) -> anyhow::Result<()> {
             Err(e) if explicit => anyhow::bail!("{e}"),
             Err(e) => {
                 tracing::debug!(error = %e, "no daemon: running standalone");
-                note = Some(format!("no daemon at {}: standalone", path.display()));
+                note = Some(format!("no daemon at {}", path.display()));
             }
         }
     }
