@@ -364,7 +364,8 @@ fn socket_mode_draws_what_the_daemon_says() {
     let t = Tmux::start(
         "socket",
         &format!(
-            "{} top --socket {} --interval 200ms",
+            // No --interval: it asks as often as the daemon samples (200 ms).
+            "{} top --socket {}",
             quoted(BIN),
             quoted(sock.to_str().unwrap())
         ),
@@ -382,6 +383,7 @@ fn socket_mode_draws_what_the_daemon_says() {
         "fake switch because the test says so",
         "run-queue latency",
         "│█",
+        "every 200ms",
     ] {
         assert!(first.contains(want), "missing {want:?} in\n{first}");
     }

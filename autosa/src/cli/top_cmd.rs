@@ -49,8 +49,15 @@ pub fn run(args: Args, config_path: &Path) -> anyhow::Result<()> {
         let path = args.socket.unwrap_or_else(default_socket_path);
         let daemon = DaemonSource::new(&path, interval);
         match daemon.status() {
-            Ok(_) => {
-                let model = TopModel::new(format!("daemon {}", path.display()), None, interval_ms);
+            Ok(status) => {
+                // Unless told otherwise, ask as often as the daemon samples.
+                let interval = match args.interval {
+                    Some(i) => i,
+                    None => Duration::from_millis(status.interval_ms.max(1)),
+                };
+                let daemon = DaemonSource::new(&path, interval);
+                let label = format!("daemon {}", path.display());
+                let model = TopModel::new(label, None, interval.as_millis() as u64);
                 return run_tui(Box::new(daemon), model);
             }
             // The user named this daemon: say why it cannot be used.
