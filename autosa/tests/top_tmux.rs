@@ -312,8 +312,10 @@ fn snapshot(n: u64) -> Snapshot {
     }
 }
 
-/// Answers status and snapshot requests like the daemon; counts the status requests.
-fn fake_daemon(path: &Path) -> Arc<AtomicU64> {
+/// Answers status and snapshot requests like the daemon; counts the status
+/// requests. After `answers` of them it hangs up without answering, as a
+/// daemon that is going away.
+fn fake_daemon(path: &Path, answers: u64) -> Arc<AtomicU64> {
     let listener = UnixListener::bind(path).unwrap();
     let served = Arc::new(AtomicU64::new(0));
     let n = served.clone();
@@ -325,6 +327,9 @@ fn fake_daemon(path: &Path) -> Arc<AtomicU64> {
                 continue;
             }
             let k = n.load(Ordering::SeqCst);
+            if k >= answers {
+                continue; // dropping the connection closes it
+            }
             let answer = match serde_json::from_str::<Request>(&line) {
                 Ok(Request::Status) => {
                     n.fetch_add(1, Ordering::SeqCst);
@@ -360,7 +365,7 @@ fn socket_mode_draws_what_the_daemon_says() {
     }
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("autosa.sock");
-    let served = fake_daemon(&sock);
+    let served = fake_daemon(&sock, u64::MAX);
     let t = Tmux::start(
         "socket",
         &format!(
@@ -394,6 +399,32 @@ fn socket_mode_draws_what_the_daemon_says() {
     });
     assert!(served.load(Ordering::SeqCst) > n0);
     t.send_keys("C-c");
+    t.assert_restored();
+}
+
+#[test]
+fn a_daemon_that_goes_away_is_an_error_in_the_title_and_the_data_stays() {
+    if !have_tmux() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("autosa.sock");
+    fake_daemon(&sock, 3);
+    let t = Tmux::start(
+        "daemon-gone",
+        &format!(
+            "{} top --socket {}",
+            quoted(BIN),
+            quoted(sock.to_str().unwrap())
+        ),
+    );
+    let screen = t.wait_for("the error", Duration::from_secs(30), |s| {
+        s.contains("error: the autosa daemon at")
+    });
+    assert!(screen.contains("closed the connection"), "{screen}");
+    assert!(screen.contains("fakeproc-a"), "{screen}");
+    assert!(screen.contains("latency_sensitive"), "{screen}");
+    t.send_keys("q");
     t.assert_restored();
 }
 

@@ -48,11 +48,14 @@ pub fn draw(f: &mut Frame, m: &TopModel, ui: &UiState) {
     process_pane(f, procs, m, ui);
     timeline_pane(f, timeline, m, ui);
 
-    f.render_widget(
-        Paragraph::new(" q quit  p pause  tab pane  ←/→ histogram/sort  ↑/↓ scroll  ? help")
-            .style(Style::default().add_modifier(Modifier::DIM)),
-        keys,
-    );
+    let bottom = match &m.error {
+        Some(e) => Paragraph::new(format!(" error: {e}")).style(Style::default().fg(Color::Red)),
+        None => {
+            Paragraph::new(" q quit  p pause  tab pane  ←/→ histogram/sort  ↑/↓ scroll  ? help")
+                .style(Style::default().add_modifier(Modifier::DIM))
+        }
+    };
+    f.render_widget(bottom, keys);
     if ui.help {
         help(f, f.area());
     }
@@ -83,11 +86,9 @@ fn title_bar(f: &mut Frame, area: Rect, m: &TopModel, ui: &UiState) {
         ));
         spans.push(Span::raw(" "));
     }
-    if let Some(e) = &m.error {
-        spans.push(Span::styled(
-            format!("error: {e} "),
-            Style::default().fg(Color::Red),
-        ));
+    if m.error.is_some() {
+        // The sentence itself is on the bottom line, which has room for it.
+        spans.push(Span::styled("ERROR ", Style::default().fg(Color::Red)));
     } else if let Some(n) = &m.note {
         spans.push(Span::styled(
             format!("({n}) "),
