@@ -398,6 +398,16 @@ fn socket_mode_draws_what_the_daemon_says() {
         reason_number(s) > n0
     });
     assert!(served.load(Ordering::SeqCst) > n0);
+    // → picks the next histogram; Tab then → sorts the processes otherwise.
+    t.send_keys("Right");
+    t.wait_for("the slice histogram", Duration::from_secs(5), |s| {
+        s.contains("time slice (2/2)")
+    });
+    t.send_keys("Tab");
+    t.send_keys("Right");
+    t.wait_for("another sort key", Duration::from_secs(5), |s| {
+        s.contains("Processes by max wait")
+    });
     t.send_keys("C-c");
     t.assert_restored();
 }

@@ -30,6 +30,8 @@ pub fn run(source: Box<dyn Source>, mut model: TopModel) -> std::io::Result<()> 
             break;
         }
         if dirty {
+            let tasks = model.feed.snapshot.as_ref().map_or(0, |s| s.tasks.len());
+            ui.clamp_scroll(tasks, model.feed.timeline.len());
             guard.terminal.draw(|f| draw(f, &model, &ui))?;
             dirty = false;
         }

@@ -79,6 +79,13 @@ impl UiState {
         KeyOutcome::Redraw
     }
 
+    /// Keeps the scroll offsets on the last line of lists that shrank (or
+    /// were scrolled past their end), so ↑ moves at once.
+    pub fn clamp_scroll(&mut self, processes: usize, timeline: usize) {
+        self.process_scroll = self.process_scroll.min(processes.saturating_sub(1));
+        self.timeline_scroll = self.timeline_scroll.min(timeline.saturating_sub(1));
+    }
+
     fn cycle(&mut self, forward: bool) {
         match self.focus {
             Pane::Histogram => {
@@ -179,5 +186,20 @@ mod tests {
         assert_eq!(s.focus, Pane::Timeline);
         s.on_key(key(KeyCode::Up));
         assert_eq!(s.timeline_scroll, 0, "scrolling stops at the top");
+    }
+
+    #[test]
+    fn scrolling_past_the_end_stays_on_the_last_line() {
+        let mut s = UiState {
+            focus: Pane::Processes,
+            ..UiState::default()
+        };
+        for _ in 0..10 {
+            s.on_key(key(KeyCode::Down));
+        }
+        s.clamp_scroll(3, 0);
+        assert_eq!((s.process_scroll, s.timeline_scroll), (2, 0));
+        s.on_key(key(KeyCode::Up));
+        assert_eq!(s.process_scroll, 1);
     }
 }
