@@ -17,4 +17,5 @@ pub mod replay;
 pub mod sched_ext;
 pub mod service;
 pub mod switching;
+pub mod tui;
 pub mod view;

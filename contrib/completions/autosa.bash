@@ -40,6 +40,9 @@ _autosa() {
             autosa,snapshot)
                 cmd="autosa__subcmd__snapshot"
                 ;;
+            autosa,top)
+                cmd="autosa__subcmd__top"
+                ;;
             autosa__subcmd__config,check)
                 cmd="autosa__subcmd__config__subcmd__check"
                 ;;
@@ -82,6 +85,9 @@ _autosa() {
             autosa__subcmd__help,snapshot)
                 cmd="autosa__subcmd__help__subcmd__snapshot"
                 ;;
+            autosa__subcmd__help,top)
+                cmd="autosa__subcmd__help__subcmd__top"
+                ;;
             autosa__subcmd__help__subcmd__config,check)
                 cmd="autosa__subcmd__help__subcmd__config__subcmd__check"
                 ;;
@@ -95,7 +101,7 @@ _autosa() {
 
     case "${cmd}" in
         autosa)
-            opts="-h -V --config --log --help --version run snapshot recommend record replay doctor config help"
+            opts="-h -V --config --log --help --version run snapshot recommend record replay doctor top config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -261,7 +267,7 @@ _autosa() {
             return 0
             ;;
         autosa__subcmd__help)
-            opts="run snapshot recommend record replay doctor config help"
+            opts="run snapshot recommend record replay doctor top config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -414,6 +420,20 @@ _autosa() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        autosa__subcmd__help__subcmd__top)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         autosa__subcmd__recommend)
             opts="-h --duration --json --config --log --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -538,6 +558,36 @@ _autosa() {
                     return 0
                     ;;
                 --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        autosa__subcmd__top)
+            opts="-h --interval --standalone --socket --no-bpf --config --log --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -34,6 +34,7 @@ complete -c autosa -n "__fish_autosa_needs_command" -f -a "recommend" -d 'Watch 
 complete -c autosa -n "__fish_autosa_needs_command" -f -a "record" -d 'Write snapshots to a file (JSON Lines) for replay and offline tests'
 complete -c autosa -n "__fish_autosa_needs_command" -f -a "replay" -d 'Run the policy engine over a recording and print its decisions over time'
 complete -c autosa -n "__fish_autosa_needs_command" -f -a "doctor" -d 'Check every kernel feature autosa uses and say what to do about what is missing'
+complete -c autosa -n "__fish_autosa_needs_command" -f -a "top" -d 'A live view: run-queue latency, CPU, pressure, the processes waiting longest, the class and why, and the switch timeline'
 complete -c autosa -n "__fish_autosa_needs_command" -f -a "config" -d 'Check or print the configuration'
 complete -c autosa -n "__fish_autosa_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c autosa -n "__fish_autosa_using_subcommand run" -l backend -d 'Which backend acts [default: daemon.backend from the config, auto]' -r -f -a "auto\t'sched_ext when the kernel has it and schedulers are installed, else eevdf'
@@ -72,6 +73,13 @@ complete -c autosa -n "__fish_autosa_using_subcommand doctor" -l config -d 'Conf
 complete -c autosa -n "__fish_autosa_using_subcommand doctor" -l log -d 'Log filter (tracing syntax), e.g. `debug` or `autosa=trace`' -r
 complete -c autosa -n "__fish_autosa_using_subcommand doctor" -l json -d 'Print the checks as JSON'
 complete -c autosa -n "__fish_autosa_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c autosa -n "__fish_autosa_using_subcommand top" -l interval -d 'Time between updates [default: collect.interval from the config, 1s]' -r
+complete -c autosa -n "__fish_autosa_using_subcommand top" -l socket -d 'The daemon\'s control socket; without it, when the daemon is not reachable at the default path, top runs standalone' -r -F
+complete -c autosa -n "__fish_autosa_using_subcommand top" -l config -d 'Configuration file' -r -F
+complete -c autosa -n "__fish_autosa_using_subcommand top" -l log -d 'Log filter (tracing syntax), e.g. `debug` or `autosa=trace`' -r
+complete -c autosa -n "__fish_autosa_using_subcommand top" -l standalone -d 'Do not ask the daemon: collect and classify in this process'
+complete -c autosa -n "__fish_autosa_using_subcommand top" -l no-bpf -d 'Standalone: do not load the eBPF programs (procfs only)'
+complete -c autosa -n "__fish_autosa_using_subcommand top" -s h -l help -d 'Print help'
 complete -c autosa -n "__fish_autosa_using_subcommand config; and not __fish_seen_subcommand_from check default help" -l config -d 'Configuration file' -r -F
 complete -c autosa -n "__fish_autosa_using_subcommand config; and not __fish_seen_subcommand_from check default help" -l log -d 'Log filter (tracing syntax), e.g. `debug` or `autosa=trace`' -r
 complete -c autosa -n "__fish_autosa_using_subcommand config; and not __fish_seen_subcommand_from check default help" -s h -l help -d 'Print help'
@@ -87,13 +95,14 @@ complete -c autosa -n "__fish_autosa_using_subcommand config; and __fish_seen_su
 complete -c autosa -n "__fish_autosa_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate the configuration file (defaults when the default path is absent)'
 complete -c autosa -n "__fish_autosa_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "default" -d 'Print the default configuration as TOML'
 complete -c autosa -n "__fish_autosa_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor config help" -f -a "run" -d 'The daemon: watch, classify, switch the scheduler, prove it helped, roll back when it did not. Restores everything on SIGTERM/SIGINT'
-complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor config help" -f -a "snapshot" -d 'Print what the machine is doing: CPU, PSI, load, memory, disks and, with eBPF, run-queue/slice/block latency histograms and the busiest processes'
-complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor config help" -f -a "recommend" -d 'Watch for a while, then say what the workload is, why, and which scheduler each backend would use. Changes nothing'
-complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor config help" -f -a "record" -d 'Write snapshots to a file (JSON Lines) for replay and offline tests'
-complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor config help" -f -a "replay" -d 'Run the policy engine over a recording and print its decisions over time'
-complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor config help" -f -a "doctor" -d 'Check every kernel feature autosa uses and say what to do about what is missing'
-complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor config help" -f -a "config" -d 'Check or print the configuration'
-complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor top config help" -f -a "run" -d 'The daemon: watch, classify, switch the scheduler, prove it helped, roll back when it did not. Restores everything on SIGTERM/SIGINT'
+complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor top config help" -f -a "snapshot" -d 'Print what the machine is doing: CPU, PSI, load, memory, disks and, with eBPF, run-queue/slice/block latency histograms and the busiest processes'
+complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor top config help" -f -a "recommend" -d 'Watch for a while, then say what the workload is, why, and which scheduler each backend would use. Changes nothing'
+complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor top config help" -f -a "record" -d 'Write snapshots to a file (JSON Lines) for replay and offline tests'
+complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor top config help" -f -a "replay" -d 'Run the policy engine over a recording and print its decisions over time'
+complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor top config help" -f -a "doctor" -d 'Check every kernel feature autosa uses and say what to do about what is missing'
+complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor top config help" -f -a "top" -d 'A live view: run-queue latency, CPU, pressure, the processes waiting longest, the class and why, and the switch timeline'
+complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor top config help" -f -a "config" -d 'Check or print the configuration'
+complete -c autosa -n "__fish_autosa_using_subcommand help; and not __fish_seen_subcommand_from run snapshot recommend record replay doctor top config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c autosa -n "__fish_autosa_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate the configuration file (defaults when the default path is absent)'
 complete -c autosa -n "__fish_autosa_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "default" -d 'Print the default configuration as TOML'

@@ -8,6 +8,7 @@ mod record_cmd;
 mod replay_cmd;
 mod run_cmd;
 mod snapshot_cmd;
+mod top_cmd;
 
 use std::path::PathBuf;
 
@@ -49,6 +50,9 @@ pub enum Command {
     Replay(replay_cmd::Args),
     /// Check every kernel feature autosa uses and say what to do about what is missing.
     Doctor(doctor_cmd::Args),
+    /// A live view: run-queue latency, CPU, pressure, the processes waiting
+    /// longest, the class and why, and the switch timeline.
+    Top(top_cmd::Args),
     /// Check or print the configuration.
     #[command(subcommand)]
     Config(config_cmd::Command),
@@ -64,6 +68,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Record(args) => record_cmd::run(args, &cli.config),
         Command::Replay(args) => replay_cmd::run(args, &cli.config),
         Command::Doctor(args) => doctor_cmd::run(args),
+        Command::Top(args) => top_cmd::run(args, &cli.config),
         Command::Config(cmd) => config_cmd::run(cmd, &cli.config),
     }
 }
@@ -73,7 +78,7 @@ fn init_tracing(filter: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::tui::terminal::log_writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
