@@ -3,6 +3,7 @@
 //! One JSON request per line, one JSON response per line (see `protocol`).
 
 pub mod client;
+pub mod config;
 pub mod protocol;
 
 pub use client::{Client, ClientError};
