@@ -5,6 +5,7 @@
 pub mod client;
 pub mod config;
 pub mod protocol;
+pub mod server;
 
 pub use client::{Client, ClientError};
 pub use protocol::{DaemonStatus, Request, Response};

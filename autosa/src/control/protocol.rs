@@ -93,6 +93,10 @@ pub struct DaemonStatus {
     pub switching: SwitchingStatus,
     /// Automatic switching paused until then (manual choice or `pause`).
     pub paused_until_unix_ms: Option<u64>,
+    /// Automatic switching is paused (until `paused_until_unix_ms`, or until
+    /// `autosa resume` when that is `None`).
+    #[serde(default)]
+    pub paused: bool,
     /// The manual choice in force, if any.
     pub manual: Option<String>,
     /// Latest decisions that changed something (switch, rollback, restore,
