@@ -148,6 +148,29 @@ impl Server {
     }
 }
 
+/// The next request line; `Err(None)` when the client closed or went quiet,
+/// `Err(Some(why))` when the line is too long.
+async fn read_request(
+    reader: &mut BufReader<tokio::net::unix::OwnedReadHalf>,
+) -> Result<Vec<u8>, Option<String>> {
+    let mut line = Vec::new();
+    let mut bounded = reader.take(MAX_REQUEST_BYTES + 1);
+    match tokio::time::timeout(CLIENT_TIMEOUT, bounded.read_until(b'\n', &mut line)).await {
+        Err(_) | Ok(Err(_)) | Ok(Ok(0)) => return Err(None),
+        Ok(Ok(_)) => {}
+    }
+    if line.last() == Some(&b'\n') {
+        Ok(line)
+    } else if line.len() as u64 > MAX_REQUEST_BYTES {
+        Err(Some(format!(
+            "request longer than {MAX_REQUEST_BYTES} bytes"
+        )))
+    } else {
+        // The client closed mid-line.
+        Err(None)
+    }
+}
+
 /// One client: requests until it closes, errs, is refused or goes quiet.
 async fn serve(stream: UnixStream, shared: &Shared) {
     let peer = match stream.peer_cred() {
@@ -164,25 +187,22 @@ async fn serve(stream: UnixStream, shared: &Shared) {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let group = shared.group.as_ref().map(|(g, n)| (*g, n.as_str()));
-    if let Err(message) = peer::authorize(&peer, group, &shared.proc_root) {
+    let refused = peer::authorize(&peer, group, &shared.proc_root).err();
+    if let Some(message) = &refused {
         tracing::warn!(uid = peer.uid, pid = ?peer.pid, "control socket: {message}");
-        let _ = send(&mut write, &Response::Error { message }).await;
-        return;
     }
     loop {
-        let mut line = Vec::new();
-        let mut bounded = (&mut reader).take(MAX_REQUEST_BYTES + 1);
-        let read = bounded.read_until(b'\n', &mut line);
-        match tokio::time::timeout(CLIENT_TIMEOUT, read).await {
-            Err(_) | Ok(Err(_)) | Ok(Ok(0)) => return,
-            Ok(Ok(_)) => {}
-        }
-        if line.last() != Some(&b'\n') {
-            if line.len() as u64 > MAX_REQUEST_BYTES {
-                let message = format!("request longer than {MAX_REQUEST_BYTES} bytes");
+        let line = match read_request(&mut reader).await {
+            Ok(line) => line,
+            Err(Some(message)) => {
                 let _ = send(&mut write, &Response::Error { message }).await;
+                return;
             }
-            // Too long, or the client closed mid-line.
+            Err(None) => return,
+        };
+        // The refused get their answer to their request, then the door.
+        if let Some(message) = refused {
+            let _ = send(&mut write, &Response::Error { message }).await;
             return;
         }
         let response = match serde_json::from_slice::<Request>(&line) {
