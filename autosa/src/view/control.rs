@@ -226,3 +226,120 @@ pub fn render_history(entries: &[serde_json::Value]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::backend::{ForeignChange, Target};
+    use crate::control::protocol::{SourceHealth, TimedDecision};
+    use crate::switching::{Decision, SwitchingStatus};
+
+    const T0: u64 = 1_800_000_000_000;
+
+    fn status() -> DaemonStatus {
+        DaemonStatus {
+            protocol: 1,
+            version: "0.1.0".into(),
+            pid: 42,
+            started_unix_ms: T0,
+            backend: "scx".into(),
+            dry_run: true,
+            interval_ms: 1000,
+            class: Some(WorkloadClass::Mixed),
+            confidence: 0.8,
+            reasons: vec!["hogs beside sleepers".into()],
+            scheduler: "sched_ext:lavd".into(),
+            since_unix_ms: T0 + 60_000,
+            switching: SwitchingStatus {
+                active: Some(WorkloadClass::Mixed),
+                judging: None,
+                blocked: vec![(WorkloadClass::CpuBound, 120)],
+                backed_off: vec![ForeignChange {
+                    target: Target::Knob {
+                        name: "base_slice_ns".into(),
+                    },
+                    what: "base_slice_ns".into(),
+                    expected: "1500000".into(),
+                    found: "3000000".into(),
+                }],
+                cooldown_left_secs: 5,
+                switches_last_hour: 2,
+            },
+            paused_until_unix_ms: Some(T0 + 600_000),
+            paused: true,
+            manual: Some("scx_lavd".into()),
+            recent: vec![TimedDecision {
+                time_unix_ms: T0 + 60_000,
+                decision: Decision::new(
+                    Duration::from_secs(60),
+                    Action::Rollback {
+                        from: WorkloadClass::CpuBound,
+                        to: None,
+                    },
+                    "p99 got worse",
+                ),
+            }],
+            sources: vec![SourceHealth {
+                name: "bpf".into(),
+                ok: false,
+                detail: "not loaded".into(),
+            }],
+            dropped_intervals: 3,
+        }
+    }
+
+    #[test]
+    fn status_says_what_is_paused_blocked_and_left_alone() {
+        let text = render_status(&status(), T0 + 120_000);
+        for want in [
+            "backend scx (dry run), interval 1000 ms, up 2m",
+            "class:      mixed (confidence 0.80)",
+            "scheduler:  sched_ext:lavd, applied: mixed, since 2027-01-15T08:01:00Z (1m ago)",
+            "switching:  manual choice `scx_lavd`, automatic switching paused until 2027-01-15T08:10:00Z (8m left)",
+            "blocked:    cpu_bound for 120 s more",
+            "backed off: base_slice_ns: autosa set 1500000, found 3000000",
+            "rollback cpu_bound -> default: p99 got worse",
+            "sources:    not ok: bpf (not loaded)",
+            "dropped:    3 intervals",
+        ] {
+            assert!(text.contains(want), "no {want:?} in:\n{text}");
+        }
+        let mut s = status();
+        (s.manual, s.paused_until_unix_ms) = (None, None);
+        let text = render_status(&s, T0);
+        assert!(
+            text.contains("switching:  paused until `autosa resume`"),
+            "{text}"
+        );
+        s.paused = false;
+        assert!(render_status(&s, T0).contains("switching:  automatic"));
+    }
+
+    #[test]
+    fn history_lines_for_each_record_type() {
+        let entries: Vec<serde_json::Value> = serde_json::from_str(
+            r#"[
+            {"time_unix_ms":1800000000000,"type":"start","version":"0.1.0","pid":7,"backend":"eevdf","dry_run":false},
+            {"time_unix_ms":1800000001000,"type":"manual","command":"pause --for 10m","accepted":true,"message":"paused"},
+            {"time_unix_ms":1800000002000,"type":"applied","what":"nice of 12","from":"0","to":"19"},
+            {"time_unix_ms":1800000003000,"type":"stop","reason":"signal"},
+            {"time_unix_ms":1800000004000,"type":"future_kind"}
+        ]"#,
+        )
+        .unwrap();
+        let text = render_history(&entries);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5);
+        assert_eq!(
+            lines[0],
+            "2027-01-15T08:00:00Z  daemon started: autosa 0.1.0 pid 7 backend eevdf"
+        );
+        assert!(lines[1].ends_with("command `pause --for 10m` accepted: paused"));
+        assert!(lines[2].ends_with("changed nice of 12: 0 -> 19"));
+        assert!(lines[3].ends_with("daemon stopped (signal)"));
+        assert!(lines[4].contains("future_kind"), "unknown types still show");
+        assert_eq!(render_history(&[]), "no history records in that time\n");
+    }
+}
