@@ -14,14 +14,19 @@ pub fn read(dir: &Path, since_unix_ms: u64, limit: usize) -> std::io::Result<Vec
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
-    let mut out: Vec<Entry> = Vec::new();
-    for (i, seg) in segs.iter().enumerate() {
+    // Newest segment first, so that a small limit reads little.
+    let mut newest_first: Vec<Vec<Entry>> = Vec::new();
+    let mut have = 0;
+    for (i, seg) in segs.iter().enumerate().rev() {
+        if have >= limit {
+            break;
+        }
         // Every record of this segment is older than the next one's start.
         if segs
             .get(i + 1)
             .is_some_and(|next| next.start_unix_ms < since_unix_ms)
         {
-            continue;
+            break;
         }
         let data = match std::fs::read(&seg.path) {
             Ok(d) => d,
@@ -37,15 +42,23 @@ pub fn read(dir: &Path, since_unix_ms: u64, limit: usize) -> std::io::Result<Vec
                 scan.corrupt_middle
             );
         }
-        for payload in scan.payloads {
-            match serde_json::from_slice::<Entry>(&payload) {
-                Ok(e) if e.time_unix_ms >= since_unix_ms => out.push(e),
-                Ok(_) => {}
+        let entries: Vec<Entry> = scan
+            .payloads
+            .iter()
+            .filter_map(|p| match serde_json::from_slice::<Entry>(p) {
+                Ok(e) => Some(e),
                 // A record type from a newer autosa: skipped, not fatal.
-                Err(e) => tracing::debug!("unreadable history record skipped: {e}"),
-            }
-        }
+                Err(e) => {
+                    tracing::debug!("unreadable history record skipped: {e}");
+                    None
+                }
+            })
+            .filter(|e| e.time_unix_ms >= since_unix_ms)
+            .collect();
+        have += entries.len();
+        newest_first.push(entries);
     }
+    let mut out: Vec<Entry> = newest_first.into_iter().rev().flatten().collect();
     let excess = out.len().saturating_sub(limit);
     out.drain(..excess);
     Ok(out)
@@ -152,6 +165,11 @@ mod tests {
             assert_eq!(w[1].time_unix_ms, w[0].time_unix_ms + 1);
         }
         assert!(kept.len() < 200);
+        // A limit larger than a segment reaches back across segments.
+        let last = read(dir.path(), 0, 40).unwrap();
+        assert_eq!(last.as_slice(), &kept[kept.len() - 40..]);
+        let since = read(dir.path(), T0 + 190, 1000).unwrap();
+        assert_eq!(since.as_slice(), &kept[kept.len() - 10..]);
 
         // A new day starts a new segment; three days later the old ones go.
         let day = 24 * 3600 * 1000;
