@@ -22,12 +22,17 @@ struct Setup {
 
 impl Setup {
     fn new(group: &str) -> Setup {
+        Setup::with(group, 32)
+    }
+
+    fn with(group: &str, max_clients: usize) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let config = format!(
             "[daemon]\nstate_dir = \"{d}/state\"\n\
              [collect]\ninterval = \"200ms\"\nbpf = false\n\
              [control]\nsocket = \"{d}/run/autosa.sock\"\ngroup = \"{group}\"\n\
+             max_clients = {max_clients}\n\
              [history]\nmetrics_every = \"1s\"\n",
             d = dir.path().display()
         );
@@ -488,4 +493,25 @@ fn a_silent_client_does_not_delay_others() {
     let mut answer = String::new();
     let _ = std::io::Read::read_to_string(&mut big, &mut answer);
     assert!(answer.contains("request longer than"), "{answer}");
+}
+
+#[test]
+fn clients_over_the_limit_wait_for_a_free_slot() {
+    use autosa::control::{Client, Request, Response};
+    let setup = Setup::with("", 1);
+    let _daemon = setup.start();
+    let silent = std::os::unix::net::UnixStream::connect(setup.socket()).unwrap();
+    // Give the server the time to take the silent client into its one slot.
+    std::thread::sleep(Duration::from_millis(300));
+    let client = Client::new(setup.socket()).with_timeout(Duration::from_secs(1));
+    assert!(
+        client.call(&Request::Status).is_err(),
+        "a second client is served while the only slot is taken"
+    );
+    drop(silent);
+    let client = client.with_timeout(Duration::from_secs(5));
+    assert!(matches!(
+        client.call(&Request::Status),
+        Ok(Response::Status(_))
+    ));
 }
