@@ -515,3 +515,37 @@ fn clients_over_the_limit_wait_for_a_free_slot() {
         Ok(Response::Status(_))
     ));
 }
+
+#[test]
+fn several_requests_on_one_connection_and_bad_ones_answered() {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let setup = Setup::new("");
+    let _daemon = setup.start();
+    let stream = std::os::unix::net::UnixStream::connect(setup.socket()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut ask = |line: &str| -> Value {
+        (&stream).write_all(line.as_bytes()).unwrap();
+        let mut answer = String::new();
+        reader.read_line(&mut answer).unwrap();
+        serde_json::from_str(&answer).unwrap()
+    };
+    let bad = ask("{\"cmd\":\"rm -rf\"}\n");
+    assert_eq!(bad["type"], "error");
+    assert!(
+        bad["data"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("unreadable request"),
+        "{bad}"
+    );
+    let snap = ask("{\"cmd\":\"snapshot\"}\n");
+    assert_eq!(snap["type"], "snapshot");
+    assert!(snap["data"]["time_unix_ms"].as_u64().unwrap() > 0);
+    let status = ask("{\"cmd\":\"status\"}\n");
+    assert_eq!(status["type"], "status");
+    let offers = ask("{\"cmd\":\"schedulers\"}\n");
+    assert_eq!(offers["data"][0]["backend"], "eevdf");
+}
