@@ -398,9 +398,27 @@ fn a_second_daemon_is_refused_and_a_stale_socket_is_replaced() {
         .unwrap();
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    assert!(err.contains("another autosa daemon answers"), "{err}");
+    assert!(err.contains("another autosa daemon"), "{err}");
     // The first one is unharmed.
     assert!(setup.cli(&["status"]).status.success());
+
+    // Something that is not a socket is never deleted.
+    let other = Setup::new("");
+    std::fs::create_dir_all(other.socket().parent().unwrap()).unwrap();
+    std::fs::write(other.socket(), "precious").unwrap();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(other.config())
+        .args(["run", "--backend", "none"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("is not a socket"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(other.socket()).unwrap(), "precious");
 }
 
 /// Runs `autosa --socket S status --json` as `nobody`.

@@ -64,6 +64,8 @@ pub enum Response {
     Accepted {
         message: String,
     },
+    /// Records of the history store, oldest first: `history::Entry` as JSON
+    /// (`time_unix_ms`, `type` and the record's fields).
     History(Vec<serde_json::Value>),
     /// The request was refused or failed; the message says why and what to do.
     Error {

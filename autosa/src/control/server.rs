@@ -35,8 +35,8 @@ const DEFAULT_HISTORY_LIMIT: usize = 1000;
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error(
-        "another autosa daemon answers on {path}: stop it first (systemctl stop autosa), \
-         or set [control] socket to another path"
+        "another autosa daemon (or another program) listens on {path}: stop it first \
+         (systemctl stop autosa), or set [control] socket to another path"
     )]
     AlreadyRunning { path: PathBuf },
     #[error(

@@ -1,6 +1,9 @@
 //! `autosa run`: every interval, snapshot → policy → switching policy →
 //! backend, each decision logged with what and why. SIGTERM and SIGINT
-//! restore everything autosa changed before it exits.
+//! restore everything autosa changed before it exits. Commands from the
+//! control socket arrive on a channel and run between intervals
+//! (`commands`); decisions, changes and metrics go to the history
+//! (`history_log`).
 
 use std::time::{Duration, Instant};
 

@@ -2,15 +2,12 @@
 //! remove a stale one, then bind and restrict who may connect.
 
 use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
 use nix::unistd::{Gid, Group};
 use tokio::net::UnixListener;
 
 use super::ServerError;
-use crate::control::client::Client;
-use crate::control::protocol::{Request, Response};
 
 /// The gid of the configured group; `None` for root only.
 pub fn resolve_group(group: &str) -> Result<Option<Gid>, ServerError> {
@@ -62,23 +59,25 @@ fn remove_stale(path: &Path) -> Result<(), ServerError> {
             path: path.to_owned(),
         });
     }
-    if answers(path) {
-        return Err(ServerError::AlreadyRunning {
-            path: path.to_owned(),
-        });
+    // Connecting succeeds while any process listens on it (even one too
+    // busy to answer): only a refused connection means nobody is there.
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => {
+            return Err(ServerError::AlreadyRunning {
+                path: path.to_owned(),
+            });
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+        Err(source) => {
+            return Err(ServerError::Bind {
+                path: path.to_owned(),
+                source,
+            });
+        }
     }
     tracing::info!(socket = %path.display(), "removing a stale control socket");
     std::fs::remove_file(path).map_err(|source| ServerError::Bind {
         path: path.to_owned(),
         source,
     })
-}
-
-/// Whether a daemon answers `status` on `path`.
-fn answers(path: &Path) -> bool {
-    let client = Client::new(PathBuf::from(path)).with_timeout(Duration::from_secs(2));
-    matches!(
-        client.call(&Request::Status),
-        Ok(Response::Status(_)) | Ok(Response::Error { .. })
-    )
 }
