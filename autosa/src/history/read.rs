@@ -135,6 +135,20 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_is_written_in_order_across_a_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = StoreOptions {
+            segment_bytes: 600,
+            ..opts()
+        };
+        let mut s = HistoryStore::open(dir.path(), options).unwrap();
+        let batch: Vec<Entry> = (0..10).map(|i| stop(T0 + i, &format!("b{i}"))).collect();
+        s.append_all(&batch).unwrap();
+        assert!(segment::list(dir.path()).unwrap().len() > 1);
+        assert_eq!(read(dir.path(), 0, usize::MAX).unwrap(), batch);
+    }
+
+    #[test]
     fn missing_directory_is_an_empty_history() {
         let dir = tempfile::tempdir().unwrap();
         assert!(read(&dir.path().join("none"), 0, 10).unwrap().is_empty());

@@ -125,6 +125,23 @@ impl HistoryStore {
 
     /// Appends one record; important ones are on disk when this returns.
     pub fn append(&mut self, entry: &Entry) -> Result<(), HistoryError> {
+        self.append_all(std::slice::from_ref(entry))
+    }
+
+    /// Appends records with at most one fsync (the changes of one apply).
+    pub fn append_all(&mut self, entries: &[Entry]) -> Result<(), HistoryError> {
+        let mut important = false;
+        for entry in entries {
+            self.write(entry)?;
+            important |= entry.record.is_important();
+        }
+        if important || self.unsynced >= SYNC_EVERY {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, entry: &Entry) -> Result<(), HistoryError> {
         let payload = serde_json::to_vec(entry).expect("history records always serialise");
         let line = line::encode(&payload);
         let t = entry.time_unix_ms;
@@ -143,18 +160,12 @@ impl HistoryStore {
             .current
             .as_mut()
             .expect("a segment is open after rotate");
-        let path = self.dir.join(segment::file_name(o.start_unix_ms));
-        let io = |source| HistoryError::Io {
-            path: path.clone(),
+        o.file.write_all(&line).map_err(|source| HistoryError::Io {
+            path: self.dir.join(segment::file_name(o.start_unix_ms)),
             source,
-        };
-        o.file.write_all(&line).map_err(io)?;
+        })?;
         o.bytes += line.len() as u64;
         self.unsynced += 1;
-        if entry.record.is_important() || self.unsynced >= SYNC_EVERY {
-            o.file.sync_data().map_err(io)?;
-            self.unsynced = 0;
-        }
         Ok(())
     }
 

@@ -38,11 +38,16 @@ impl HistoryLog {
     }
 
     pub(super) fn record(&mut self, time_unix_ms: u64, record: Record) {
-        let Some(store) = &mut self.store else { return };
-        if let Err(e) = store.append(&Entry {
+        self.record_all(vec![Entry {
             time_unix_ms,
             record,
-        }) {
+        }]);
+    }
+
+    /// Written together, synced once.
+    fn record_all(&mut self, entries: Vec<Entry>) {
+        let Some(store) = &mut self.store else { return };
+        if let Err(e) = store.append_all(&entries) {
             tracing::error!("{e}; the history stops here");
             self.store = None;
         }
@@ -61,16 +66,22 @@ impl HistoryLog {
     }
 
     pub(super) fn applied(&mut self, time_unix_ms: u64, applied: &Applied) {
-        for c in &applied.changes {
-            self.record(
+        if applied.changes.is_empty() {
+            return;
+        }
+        let entries = applied
+            .changes
+            .iter()
+            .map(|c| Entry {
                 time_unix_ms,
-                Record::Applied {
+                record: Record::Applied {
                     what: c.what.clone(),
                     from: c.from.clone(),
                     to: c.to.clone(),
                 },
-            );
-        }
+            })
+            .collect();
+        self.record_all(entries);
     }
 
     /// One metrics point per `metrics_every`, from the latest interval.
