@@ -282,3 +282,34 @@ fn resume_releases_back_offs_too() {
     );
     assert!(!p.manual().scheduler_backed_off());
 }
+
+#[test]
+fn a_manual_choice_ends_the_back_off_from_the_scheduler() {
+    use autosa::backend::{ForeignChange, Target};
+    let mut p = SwitchingPolicy::new(config());
+    let observed = Observed {
+        scheduler: "sched_ext:lavd".into(),
+        foreign: vec![ForeignChange {
+            target: Target::Scheduler,
+            what: "scheduler".into(),
+            expected: "eevdf".into(),
+            found: "sched_ext:lavd".into(),
+        }],
+    };
+    let idle = plan(Idle, vec![]);
+    p.step(Input {
+        now: secs(0),
+        class: Idle,
+        confidence: 0.9,
+        plan: &idle,
+        observed: &observed,
+        metric: lat(1e6),
+    });
+    assert!(p.manual().scheduler_backed_off());
+    let out = p.manual_choice(secs(1), "cpu_bound", Some(plan(CpuBound, vec![1])), None);
+    assert!(!p.manual().scheduler_backed_off());
+    assert_eq!(out.command, Command::Apply(plan(CpuBound, vec![1])));
+    // The manual plan is carried out every interval from now on.
+    let (_, command) = step(&mut p, 2, Idle, lat(1e6));
+    assert_eq!(command, Command::Apply(plan(CpuBound, vec![1])));
+}

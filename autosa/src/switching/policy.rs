@@ -156,7 +156,9 @@ impl SwitchingPolicy {
     /// The choice is not judged by the regression check (a person chose it:
     /// autosa never rolls it back) and ignores blocks, cooldown and the rate
     /// limit; the backend's own safety rules still apply, and a choice the
-    /// backend cannot keep still fails through `failed`.
+    /// backend cannot keep still fails through `failed`. A back-off from the
+    /// scheduler ends: the person has now said which one they want (the
+    /// daemon tells the backend too).
     pub fn manual_choice(
         &mut self,
         now: Duration,
@@ -164,6 +166,7 @@ impl SwitchingPolicy {
         plan: Option<Plan>,
         until: Option<Duration>,
     ) -> Outcome {
+        self.manual.resume(Some(&Target::Scheduler));
         let from = self.active;
         self.previous = Some((from, self.active_plan.take()));
         self.active = plan.as_ref().map(|p| p.class);

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Target};
 use crate::control::protocol::{BackendOffer, Request, Response};
 use crate::control::server::ControlCommand;
 use crate::history::Record;
@@ -81,6 +81,7 @@ impl Tick<'_> {
             Ok(plan) => plan,
             Err(message) => return Response::Error { message },
         };
+        self.backend.resume(Some(&Target::Scheduler));
         let out = self
             .switching
             .manual_choice(now, name, plan, until(now, for_secs));
