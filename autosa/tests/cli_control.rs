@@ -421,16 +421,32 @@ fn a_second_daemon_is_refused_and_a_stale_socket_is_replaced() {
     assert_eq!(std::fs::read_to_string(other.socket()).unwrap(), "precious");
 }
 
-/// Runs `autosa --socket S status --json` as `nobody`.
-fn status_as_nobody(socket: &Path) -> Output {
-    Command::new(BIN)
-        .args(["--socket"])
-        .arg(socket)
-        .args(["status", "--json"])
-        .uid(65534)
-        .gid(65534)
-        .output()
-        .unwrap()
+/// Runs `autosa --socket S status --json` as `nobody`, from a copy of the
+/// binary it can reach (the target dir may sit under a 0700 home).
+fn status_as_nobody(setup: &Setup) -> Output {
+    let bin = setup.dir.path().join("autosa-client");
+    if !bin.exists() {
+        std::fs::copy(BIN, &bin).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    // A thread forking elsewhere may hold the fresh copy open for writing
+    // for an instant (ETXTBSY): try again.
+    for _ in 0..50 {
+        match Command::new(&bin)
+            .args(["--socket"])
+            .arg(setup.socket())
+            .args(["status", "--json"])
+            .uid(65534)
+            .gid(65534)
+            .output()
+        {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            other => return other.unwrap(),
+        }
+    }
+    panic!("{} stayed busy", bin.display());
 }
 
 fn is_root() -> bool {
@@ -453,7 +469,7 @@ fn a_client_that_is_not_root_is_refused() {
     let setup = Setup::new("");
     let _daemon = setup.start();
     // The socket's mode keeps it out.
-    let out = status_as_nobody(&setup.socket());
+    let out = status_as_nobody(&setup);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("cannot reach the autosa daemon"),
@@ -462,7 +478,7 @@ fn a_client_that_is_not_root_is_refused() {
     );
     // With the mode opened by mistake, the peer credentials still keep it out.
     std::fs::set_permissions(setup.socket(), std::fs::Permissions::from_mode(0o666)).unwrap();
-    let out = status_as_nobody(&setup.socket());
+    let out = status_as_nobody(&setup);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("permission denied: uid 65534"), "{err}");
@@ -478,7 +494,7 @@ fn members_of_the_configured_group_are_let_in() {
     let meta = std::fs::metadata(setup.socket()).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o660);
     assert_eq!(std::os::unix::fs::MetadataExt::gid(&meta), 65534);
-    let out = status_as_nobody(&setup.socket());
+    let out = status_as_nobody(&setup);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["protocol"], 1);
