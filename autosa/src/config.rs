@@ -28,6 +28,10 @@ pub struct Config {
     pub scx: crate::backend::scx::ScxConfig,
     /// The schedcp MCP server autosa drives with the mcp backend.
     pub mcp: crate::backend::mcp::McpConfig,
+    /// The control socket (`autosa status`, `switch`, `pause`, …).
+    pub control: crate::control::config::ControlConfig,
+    /// What the history store keeps (`autosa history`).
+    pub history: crate::history::HistoryConfig,
 }
 
 /// Which backend acts, and where the daemon keeps its state.
@@ -210,6 +214,12 @@ impl Config {
         self.eevdf
             .validate()
             .map_err(|e| ("eevdf".to_owned(), e.to_string()))?;
+        self.control
+            .validate()
+            .map_err(|e| ("control".to_owned(), e))?;
+        self.history
+            .validate()
+            .map_err(|e| ("history".to_owned(), e))?;
         Ok(())
     }
 

@@ -10,6 +10,7 @@ pub mod collect;
 pub mod config;
 pub mod control;
 pub mod doctor;
+pub mod history;
 pub mod model;
 pub mod policy;
 pub mod record;

@@ -329,8 +329,12 @@ block_secs = 5
 
 [eevdf]
 only_comms = ["{hog}", "{sleeper}"]
+
+[control]
+socket = "{socket}"
 "#,
         state = dir.join("state").display(),
+        socket = dir.join("autosa.sock").display(),
         hog = load.hog_comm,
         sleeper = load.sleeper_comm,
     );

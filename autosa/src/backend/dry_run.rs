@@ -3,6 +3,8 @@
 
 use crate::policy::plan::{HogTreatment, Plan};
 
+use crate::control::protocol::BackendOffer;
+
 use super::{Applied, Backend, BackendError, Capability, Observed, Target};
 
 pub struct DryRun<B> {
@@ -103,5 +105,13 @@ impl<B: Backend> Backend for DryRun<B> {
     }
     fn take_failure(&mut self) -> Option<String> {
         self.inner.take_failure()
+    }
+    fn offers(&self) -> BackendOffer {
+        let mut offer = self.inner.offers();
+        offer.detail = format!(
+            "dry run: decides and logs, changes nothing; {}",
+            offer.detail
+        );
+        offer
     }
 }

@@ -13,6 +13,7 @@ pub mod scx;
 
 use serde::{Deserialize, Serialize};
 
+use crate::control::protocol::BackendOffer;
 use crate::policy::plan::Plan;
 
 /// Something autosa changes and may have to leave alone.
@@ -125,6 +126,37 @@ pub trait Backend: Send {
     fn take_failure(&mut self) -> Option<String> {
         None
     }
+    /// What `autosa schedulers` lists and `autosa switch NAME` accepts: by
+    /// default the available capabilities (actions); sched_ext backends list
+    /// the schedulers they can start.
+    fn offers(&self) -> BackendOffer {
+        offer_from_capabilities(self.name(), &self.describe_capabilities())
+    }
+}
+
+/// The available capabilities as offers; the unavailable ones go to `detail`.
+pub fn offer_from_capabilities(backend: &str, caps: &[Capability]) -> BackendOffer {
+    let missing: Vec<String> = caps
+        .iter()
+        .filter(|c| !c.available)
+        .map(|c| format!("{}: {}", c.name, c.detail))
+        .collect();
+    BackendOffer {
+        backend: backend.to_owned(),
+        available: caps.iter().any(|c| c.available),
+        offers: caps
+            .iter()
+            .filter(|c| c.available)
+            .map(|c| c.name.clone())
+            .collect(),
+        detail: if caps.is_empty() {
+            "offers nothing on this host".into()
+        } else if missing.is_empty() {
+            "everything available".into()
+        } else {
+            format!("unavailable: {}", missing.join("; "))
+        },
+    }
 }
 
 /// So that `Box<dyn Backend>` (chosen at run time) is a backend too, e.g.
@@ -150,5 +182,8 @@ impl<B: Backend + ?Sized> Backend for Box<B> {
     }
     fn take_failure(&mut self) -> Option<String> {
         (**self).take_failure()
+    }
+    fn offers(&self) -> BackendOffer {
+        (**self).offers()
     }
 }

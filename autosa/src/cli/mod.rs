@@ -2,12 +2,17 @@
 //! subcommand. The logic lives in the library modules they call.
 
 mod config_cmd;
+mod control_call;
 mod doctor_cmd;
+mod history_cmd;
 mod recommend_cmd;
 mod record_cmd;
 mod replay_cmd;
 mod run_cmd;
+mod schedulers_cmd;
 mod snapshot_cmd;
+mod status_cmd;
+mod switch_cmd;
 mod top_cmd;
 
 use std::path::PathBuf;
@@ -29,6 +34,9 @@ pub struct Cli {
     /// Log filter (tracing syntax), e.g. `debug` or `autosa=trace`.
     #[arg(long, global = true, env = "AUTOSA_LOG", default_value = "info")]
     pub log: String,
+    /// The daemon's control socket [default: control.socket from the config].
+    #[arg(long, global = true, env = "AUTOSA_SOCKET")]
+    pub socket: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -53,6 +61,19 @@ pub enum Command {
     /// A live view: run-queue latency, CPU, pressure, the processes waiting
     /// longest, the class and why, and the switch timeline.
     Top(top_cmd::Args),
+    /// What the daemon sees and does now: class, scheduler, switches, pauses.
+    Status(status_cmd::Args),
+    /// What the daemon's backend offers (schedulers or per-task actions).
+    Schedulers(schedulers_cmd::Args),
+    /// Choose by hand: a workload class or a scheduler; automatic switching
+    /// pauses (for --for, or until `autosa resume`).
+    Switch(switch_cmd::SwitchArgs),
+    /// Pause automatic switching; what is applied stays.
+    Pause(switch_cmd::PauseArgs),
+    /// End a pause, a manual choice and every manual back-off.
+    Resume,
+    /// Decisions, switches, rollbacks, commands and metrics the daemon recorded.
+    History(history_cmd::Args),
     /// Check or print the configuration.
     #[command(subcommand)]
     Config(config_cmd::Command),
@@ -70,6 +91,12 @@ pub fn main() -> anyhow::Result<()> {
         Command::Doctor(args) => doctor_cmd::run(args),
         Command::Top(args) => top_cmd::run(args, &cli.config),
         Command::Config(cmd) => config_cmd::run(cmd, &cli.config),
+        Command::Status(args) => status_cmd::run(args, &cli.config, cli.socket.as_deref()),
+        Command::Schedulers(args) => schedulers_cmd::run(args, &cli.config, cli.socket.as_deref()),
+        Command::Switch(args) => switch_cmd::switch(args, &cli.config, cli.socket.as_deref()),
+        Command::Pause(args) => switch_cmd::pause(args, &cli.config, cli.socket.as_deref()),
+        Command::Resume => switch_cmd::resume(&cli.config, cli.socket.as_deref()),
+        Command::History(args) => history_cmd::run(args, &cli.config, cli.socket.as_deref()),
     }
 }
 

@@ -64,6 +64,8 @@ pub enum Response {
     Accepted {
         message: String,
     },
+    /// Records of the history store, oldest first: `history::Entry` as JSON
+    /// (`time_unix_ms`, `type` and the record's fields).
     History(Vec<serde_json::Value>),
     /// The request was refused or failed; the message says why and what to do.
     Error {
@@ -93,6 +95,10 @@ pub struct DaemonStatus {
     pub switching: SwitchingStatus,
     /// Automatic switching paused until then (manual choice or `pause`).
     pub paused_until_unix_ms: Option<u64>,
+    /// Automatic switching is paused (until `paused_until_unix_ms`, or until
+    /// `autosa resume` when that is `None`).
+    #[serde(default)]
+    pub paused: bool,
     /// The manual choice in force, if any.
     pub manual: Option<String>,
     /// Latest decisions that changed something (switch, rollback, restore,

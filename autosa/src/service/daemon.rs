@@ -1,6 +1,9 @@
 //! `autosa run`: every interval, snapshot → policy → switching policy →
 //! backend, each decision logged with what and why. SIGTERM and SIGINT
-//! restore everything autosa changed before it exits.
+//! restore everything autosa changed before it exits. Commands from the
+//! control socket arrive on a channel and run between intervals
+//! (`commands`); decisions, changes and metrics go to the history
+//! (`history_log`).
 
 use std::time::{Duration, Instant};
 
@@ -8,12 +11,20 @@ use anyhow::Context as _;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
+mod commands;
+mod history_log;
+
+use tokio::sync::mpsc;
+
+use self::history_log::HistoryLog;
 use super::backends;
 use super::live::{Live, LiveState};
 use super::sampler::Sampler;
 use crate::backend::{Applied, Backend, Observed};
 use crate::config::{BackendKind, Config};
 use crate::control::protocol::{DaemonStatus, PROTOCOL_VERSION, SourceHealth, TimedDecision};
+use crate::control::server::Server;
+use crate::history::Record;
 use crate::model::Snapshot;
 use crate::policy::Engine;
 use crate::switching::{Action, Command, Decision, Input, SwitchingPolicy, target_sample};
@@ -47,6 +58,9 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
             config.daemon.state_dir.display()
         )
     })?;
+    // Before anything is touched: a second daemon stops here.
+    let control = Server::bind(&config.control)?;
+    let mut history = HistoryLog::open(&config);
     let cancel = CancellationToken::new();
     // First: the backend, which restores what a crashed run left behind.
     let mut backend = backends::build(&config, kind, dry_run, &cancel)?;
@@ -90,6 +104,7 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
             since_unix_ms: started_unix_ms,
             switching: switching.status(Duration::ZERO),
             paused_until_unix_ms: None,
+            paused: false,
             manual: None,
             recent: Vec::new(),
             sources: match &sampler.bpf {
@@ -107,11 +122,29 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
         switches: 0,
         rollbacks: 0,
     });
+    history.record(
+        started_unix_ms,
+        Record::Start {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            pid: std::process::id(),
+            backend: backend.name().to_owned(),
+            dry_run,
+        },
+    );
+    let (command_tx, mut commands) = mpsc::channel(16);
+    let control_cancel = cancel.child_token();
+    let server = control.start(
+        live.clone(),
+        command_tx,
+        history.dir(),
+        control_cancel.clone(),
+    );
     let mut ctx = Tick {
         engine: &mut engine,
         switching: &mut switching,
         backend: &mut backend,
         live: &live,
+        history: &mut history,
         started_unix_ms,
     };
     let result = loop {
@@ -125,22 +158,32 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
                     live.update(|l| l.status.dropped_intervals = dropped);
                 }
                 None => break Err(anyhow::anyhow!("the sampler stopped unexpectedly")),
-            }
+            },
+            Some(cmd) = commands.recv() => ctx.command(cmd, start.elapsed()),
         }
     };
 
     sampler.stop();
     for d in switching.stop(start.elapsed()).decisions {
         d.log();
-        record_decision(&live, started_unix_ms, &d);
+        record_decision(&live, &mut history, started_unix_ms, &d);
     }
     let restored = tokio::task::block_in_place(|| backend.restore());
+    let stopped_unix_ms = started_unix_ms + start.elapsed().as_millis() as u64;
     match restored {
-        Ok(applied) => log_applied(&applied, "restored"),
+        Ok(applied) => log_applied(&applied, "restored", &mut history, stopped_unix_ms),
         Err(e) => tracing::error!(
             "restoring failed: {e}; the journal keeps the originals for the next start"
         ),
     }
+    let reason = match &result {
+        Ok(()) => "signal".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    history.record(stopped_unix_ms, Record::Stop { reason });
+    history.sync();
+    control_cancel.cancel();
+    let _ = server.await;
     result
 }
 
@@ -150,6 +193,7 @@ struct Tick<'a> {
     switching: &'a mut SwitchingPolicy,
     backend: &'a mut Box<dyn Backend>,
     live: &'a Live,
+    history: &'a mut HistoryLog,
     started_unix_ms: u64,
 }
 
@@ -175,7 +219,10 @@ impl Tick<'_> {
             l.snapshot = Some(snap.clone());
             l.decision = Some(decision.clone());
         });
+        self.history.metrics(self.unix_ms(now), self.live);
+        self.refresh_manual(&decision.classification);
         let plan = &decision.recommendation.plan;
+        let was_paused = self.switching.pause_state().is_some();
         let (switching, backend) = (&mut *self.switching, &mut *self.backend);
         // Acting on a state we could not read would be acting blind.
         let observed: Observed = match tokio::task::block_in_place(|| backend.observe()) {
@@ -202,50 +249,65 @@ impl Tick<'_> {
         };
         for d in &out.decisions {
             d.log();
-            record_decision(self.live, self.started_unix_ms, d);
+            record_decision(self.live, self.history, self.started_unix_ms, d);
         }
-        let result = match out.command {
-            Command::Nothing => None,
-            Command::Apply(plan) => {
-                Some(match tokio::task::block_in_place(|| backend.apply(&plan)) {
-                    Err(e) => {
-                        // A plan that cannot be carried out is a failed switch.
-                        tracing::error!("applying the {} plan failed: {e}", plan.class);
-                        let out =
-                            switching.failed(now, &format!("applying {} failed: {e}", plan.class));
-                        for d in &out.decisions {
-                            d.log();
-                            record_decision(self.live, self.started_unix_ms, d);
-                        }
-                        match out.command {
-                            Command::Apply(back) => {
-                                tokio::task::block_in_place(|| backend.apply(&back))
-                            }
-                            Command::Restore => tokio::task::block_in_place(|| backend.restore()),
-                            Command::Nothing => Ok(Applied::default()),
-                        }
+        let _ = self.execute(out.command, now);
+        self.note_pause_end(was_paused, now);
+        self.publish(now);
+    }
+
+    /// Carries out a command on the backend; a plan that cannot be applied
+    /// is a failed switch (rolled back). `Err` says what failed.
+    fn execute(&mut self, command: Command, now: Duration) -> Result<(), String> {
+        let backend = &mut *self.backend;
+        let result = match command {
+            Command::Nothing => return Ok(()),
+            Command::Apply(plan) => match tokio::task::block_in_place(|| backend.apply(&plan)) {
+                Err(e) => {
+                    tracing::error!("applying the {} plan failed: {e}", plan.class);
+                    let out = self
+                        .switching
+                        .failed(now, &format!("applying {} failed: {e}", plan.class));
+                    for d in &out.decisions {
+                        d.log();
+                        record_decision(self.live, self.history, self.started_unix_ms, d);
                     }
-                    ok => ok,
-                })
-            }
-            Command::Restore => Some(tokio::task::block_in_place(|| backend.restore())),
+                    let back = match out.command {
+                        Command::Apply(back) => {
+                            tokio::task::block_in_place(|| backend.apply(&back))
+                        }
+                        Command::Restore => tokio::task::block_in_place(|| backend.restore()),
+                        Command::Nothing => Ok(Applied::default()),
+                    };
+                    if let Ok(applied) = &back {
+                        log_applied(applied, "changed", self.history, self.unix_ms(now));
+                    }
+                    return Err(e.to_string());
+                }
+                ok => ok,
+            },
+            Command::Restore => tokio::task::block_in_place(|| backend.restore()),
         };
         match result {
-            None => {}
-            Some(Ok(applied)) => log_applied(&applied, "changed"),
-            Some(Err(e)) => tracing::error!("the backend failed: {e}"),
+            Ok(applied) => {
+                log_applied(&applied, "changed", self.history, self.unix_ms(now));
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!("the backend failed: {e}");
+                Err(e.to_string())
+            }
         }
-        let status = switching.status(now);
-        self.live.update(|l| l.status.switching = status);
     }
 }
 
 /// Keeps the decisions that changed something for `status` and the metrics.
-fn record_decision(live: &Live, started_unix_ms: u64, d: &Decision) {
+fn record_decision(live: &Live, history: &mut HistoryLog, started_unix_ms: u64, d: &Decision) {
     if matches!(d.action, Action::Hold { .. }) {
         return;
     }
     let time_unix_ms = started_unix_ms + d.at.as_millis() as u64;
+    history.decision(time_unix_ms, d);
     live.update(|l| {
         match d.action {
             Action::Switch { .. } | Action::Restore => l.switches += 1,
@@ -274,7 +336,8 @@ fn unix_ms_now() -> u64 {
         .unwrap_or(0)
 }
 
-fn log_applied(applied: &Applied, verb: &str) {
+fn log_applied(applied: &Applied, verb: &str, history: &mut HistoryLog, time_unix_ms: u64) {
+    history.applied(time_unix_ms, applied);
     for c in &applied.changes {
         tracing::info!(what = %c.what, from = %c.from, to = %c.to, "{verb}");
     }

@@ -12,15 +12,18 @@
 //!    `out.command` on the backend: `Apply(plan)` → `backend.apply(&plan)`,
 //!    `Restore` → `backend.restore()`, `Nothing` → nothing.
 //!
-//! On `autosa resume` it calls both `policy.resume(target)` and
-//! `backend.resume(target)`; on shutdown `policy.stop(now)`, then
-//! `backend.restore()`.
+//! On `autosa resume` it calls both `policy.resume_auto(now)` and
+//! `backend.resume(None)`; on shutdown `policy.stop(now)`, then
+//! `backend.restore()`. `autosa switch NAME` is `policy.manual_choice(…)` and
+//! `autosa pause` is `policy.pause(…)`: automatic switching stops until the
+//! given time (then `step` resumes it by itself) or until `resume_auto`.
 
 pub mod config;
 pub mod cooldown;
 pub mod decision;
 pub mod hysteresis;
 pub mod manual;
+pub mod pause;
 pub mod policy;
 pub mod rate_limit;
 pub mod regression;
@@ -30,6 +33,7 @@ pub mod target;
 pub use config::{ConfigError, SwitchingConfig};
 pub use decision::{Action, Decision};
 pub use manual::ManualOverrides;
+pub use pause::Pause;
 pub use policy::{Command, Input, Outcome, SwitchingPolicy, SwitchingStatus};
 pub use regression::{TargetMetric, TargetSample};
 pub use target::target_sample;

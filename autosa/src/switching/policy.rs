@@ -16,6 +16,7 @@ use super::cooldown::Cooldown;
 use super::decision::{Action, Decision, class_name};
 use super::hysteresis::{Hysteresis, Streak};
 use super::manual::ManualOverrides;
+use super::pause::Pause;
 use super::rate_limit::RateLimit;
 use super::regression::{RegressionCheck, TargetMetric, TargetSample, Verdict};
 use super::sticky::keep_treated;
@@ -90,6 +91,8 @@ pub struct SwitchingPolicy {
     blocked_schedulers: BTreeMap<String, Duration>,
     /// When the current state began (first step or last switch).
     state_since: Option<Duration>,
+    /// Automatic switching stopped by a person.
+    pause: Option<Pause>,
 }
 
 impl SwitchingPolicy {
@@ -111,6 +114,7 @@ impl SwitchingPolicy {
             blocked: BTreeMap::new(),
             blocked_schedulers: BTreeMap::new(),
             state_since: None,
+            pause: None,
             config,
         }
     }
@@ -161,8 +165,117 @@ impl SwitchingPolicy {
         self.manual.resume(target)
     }
 
+    /// Automatic switching stopped by a person, if it is.
+    pub fn pause_state(&self) -> Option<&Pause> {
+        self.pause.as_ref()
+    }
+
+    /// A person's choice: apply `plan` (`None`: the kernel's defaults) now and
+    /// pause automatic switching until `until` (`None`: until `resume_auto`).
+    /// The choice is not judged by the regression check (a person chose it:
+    /// autosa never rolls it back) and ignores blocks, cooldown and the rate
+    /// limit; the backend's own safety rules still apply, and a choice the
+    /// backend cannot keep still fails through `failed`. A back-off from the
+    /// scheduler ends: the person has now said which one they want (the
+    /// daemon tells the backend too).
+    pub fn manual_choice(
+        &mut self,
+        now: Duration,
+        name: &str,
+        plan: Option<Plan>,
+        until: Option<Duration>,
+    ) -> Outcome {
+        self.manual.resume(Some(&Target::Scheduler));
+        let from = self.active;
+        self.previous = Some((from, self.active_plan.take()));
+        self.active = plan.as_ref().map(|p| p.class);
+        self.active_plan = plan;
+        self.regression.reset();
+        // Automatic switching waits a cooldown after the person's choice too.
+        self.cooldown.record(now);
+        self.state_since = Some(now);
+        let pause = Pause {
+            until,
+            manual: Some(name.to_owned()),
+        };
+        let why = format!(
+            "manual choice `{name}`: automatic switching paused{}",
+            pause.describe_until(now)
+        );
+        self.pause = Some(pause);
+        let action = match self.active {
+            Some(to) => Action::Switch { from, to },
+            None => Action::Restore,
+        };
+        Outcome {
+            decisions: vec![Decision::new(now, action, why)],
+            command: match &self.active_plan {
+                Some(plan) => Command::Apply(self.manual.filter(plan)),
+                None => Command::Restore,
+            },
+        }
+    }
+
+    /// While a manual class choice is in force: its plan with this interval's
+    /// processes (new hogs get the treatment too). Ignored when `plan` is not
+    /// the choice in force (another class or scheduler).
+    pub fn refresh_manual(&mut self, plan: &Plan) {
+        let manual = self.pause.as_ref().is_some_and(|p| p.manual.is_some());
+        let same = self
+            .active_plan
+            .as_ref()
+            .is_some_and(|p| p.class == plan.class && p.scx == plan.scx);
+        if manual && same {
+            self.active_plan = Some(plan.clone());
+        }
+    }
+
+    /// Stop automatic switching until `until` (`None`: until `resume_auto`);
+    /// what is applied stays applied. A manual choice in force stays, with
+    /// the new end.
+    pub fn pause(&mut self, now: Duration, until: Option<Duration>) -> Outcome {
+        let manual = self.pause.take().and_then(|p| p.manual);
+        let pause = Pause { until, manual };
+        let why = format!(
+            "automatic switching paused{}; {} stays applied",
+            pause.describe_until(now),
+            class_name(self.active)
+        );
+        self.pause = Some(pause);
+        Outcome {
+            decisions: vec![Decision::new(now, Action::Hold { wanted: None }, why)],
+            command: self.active_command(),
+        }
+    }
+
+    /// End a pause, a manual choice and every manual back-off: automatic
+    /// switching decides again from the next interval (what is applied stays
+    /// until it does). Returns how many back-offs were released.
+    pub fn resume_auto(&mut self, now: Duration) -> (Outcome, usize) {
+        let ended = self.pause.take();
+        let released = self.manual.resume(None);
+        let why = match ended {
+            Some(Pause {
+                manual: Some(name), ..
+            }) => format!("manual choice `{name}` ended: automatic switching resumes"),
+            Some(_) => "pause ended: automatic switching resumes".to_owned(),
+            None => "automatic switching was not paused".to_owned(),
+        };
+        let why = if released > 0 {
+            format!("{why}; {released} manual back-off(s) released")
+        } else {
+            why
+        };
+        let outcome = Outcome {
+            decisions: vec![Decision::new(now, Action::Hold { wanted: None }, why)],
+            command: self.active_command(),
+        };
+        (outcome, released)
+    }
+
     /// Shutting down: undo everything.
     pub fn stop(&mut self, now: Duration) -> Outcome {
+        self.pause = None;
         let from = self.active.take();
         self.active_plan = None;
         self.previous = None;
@@ -206,15 +319,23 @@ impl SwitchingPolicy {
         self.rate.record(now);
         self.regression.reset();
         self.state_since = Some(now);
+        // A failed manual choice ends; the pause the person asked for stays.
+        let manual = self.pause.as_mut().and_then(|p| p.manual.take());
         let command = match &self.active_plan {
             Some(plan) => Command::Apply(self.manual.filter(plan)),
             None => Command::Restore,
         };
+        let ended = manual
+            .map(|m| format!("; the manual choice `{m}` ended"))
+            .unwrap_or_default();
         Outcome {
             decisions: vec![Decision::new(
                 now,
                 Action::Rollback { from, to: back_to },
-                format!("{why}; {from} blocked for {} s", self.config.block_secs),
+                format!(
+                    "{why}; {from} blocked for {} s{ended}",
+                    self.config.block_secs
+                ),
             )],
             command,
         }
@@ -251,6 +372,27 @@ impl SwitchingPolicy {
         }
 
         self.regression.record(now, input.class, input.metric);
+        if self.pause.as_ref().is_some_and(|p| p.expired(now)) {
+            self.pause = None;
+        }
+        if let Some(pause) = &self.pause {
+            // Keep the streak current so that resuming starts from the truth.
+            self.hysteresis.observe(input.class, input.confidence);
+            self.blocked.retain(|_, until| *until > now);
+            let wanted = Some(input.class).filter(|c| Some(*c) != self.active);
+            let why = match &pause.manual {
+                Some(name) => format!(
+                    "manual choice `{name}` in force{}",
+                    pause.describe_until(now)
+                ),
+                None => format!("automatic switching paused{}", pause.describe_until(now)),
+            };
+            decisions.push(Decision::new(now, Action::Hold { wanted }, why));
+            return Outcome {
+                decisions,
+                command: self.active_command(),
+            };
+        }
         if self.active == Some(input.class) {
             self.active_plan = Some(match &self.active_plan {
                 Some(active) => keep_treated(active, input.plan),

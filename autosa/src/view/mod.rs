@@ -1,5 +1,6 @@
 //! Snapshots rendered for people.
 
+pub mod control;
 pub mod histogram;
 mod recommend;
 mod text;

@@ -100,6 +100,16 @@ impl Backend for ScxBackend {
         "scx"
     }
 
+    /// The installed catalogue schedulers, when the kernel has sched_ext.
+    fn offers(&self) -> crate::control::protocol::BackendOffer {
+        let caps = self.describe_capabilities();
+        let (kernel, schedulers) = caps.split_first().expect("sched_ext comes first");
+        let mut offer = crate::backend::offer_from_capabilities(self.name(), schedulers);
+        offer.available &= kernel.available;
+        offer.detail = format!("sched_ext {}; {}", kernel.detail, offer.detail);
+        offer
+    }
+
     fn describe_capabilities(&self) -> Vec<Capability> {
         let state = read_sched_ext(&self.config.sys_root);
         let mut caps = vec![Capability {

@@ -1,0 +1,60 @@
+//! What the control commands share: which socket, one call, exit codes
+//! (0 done, 1 refused or failed: the message says why).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::control::{Client, Request, Response};
+
+/// `--socket` (or `AUTOSA_SOCKET`), else `[control] socket` of the config.
+pub(super) fn socket_path(socket: Option<&Path>, config_path: &Path) -> anyhow::Result<PathBuf> {
+    match socket {
+        Some(p) => Ok(p.to_owned()),
+        None => Ok(super::load_config(config_path)?.control.socket),
+    }
+}
+
+/// Sends `request`; an `Error` answer becomes an error.
+pub(super) fn call(socket: &Path, request: &Request) -> anyhow::Result<Response> {
+    // Starting a sched_ext scheduler may take many seconds.
+    let client = Client::new(socket).with_timeout(Duration::from_secs(120));
+    match client.call(request)? {
+        Response::Error { message } => Err(anyhow::anyhow!(message)),
+        other => Ok(other),
+    }
+}
+
+/// Prints an error and exits with 1, so scripts tell a refusal (1) from a
+/// usage error (2).
+pub(super) fn finish(result: anyhow::Result<()>) -> anyhow::Result<()> {
+    if let Err(e) = result {
+        eprintln!("autosa: error: {e:#}");
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+pub(super) fn unexpected(response: &Response) -> anyhow::Error {
+    anyhow::anyhow!("the daemon answered something unexpected: {response:?}")
+}
+
+pub(super) fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    print_text(&text)
+}
+
+/// Writes to stdout; a reader that went away (`| head`) is no error.
+pub(super) fn print_text(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn now_unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

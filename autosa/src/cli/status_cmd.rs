@@ -1,0 +1,25 @@
+use std::path::Path;
+
+use super::control_call::{
+    call, finish, now_unix_ms, print_json, print_text, socket_path, unexpected,
+};
+use crate::control::{Request, Response};
+use crate::view::control::render_status;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print the status as JSON (stable field names).
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args, config: &Path, socket: Option<&Path>) -> anyhow::Result<()> {
+    finish((|| {
+        let socket = socket_path(socket, config)?;
+        match call(&socket, &Request::Status)? {
+            Response::Status(s) if args.json => print_json(&s),
+            Response::Status(s) => print_text(&render_status(&s, now_unix_ms())),
+            other => Err(unexpected(&other)),
+        }
+    })())
+}
