@@ -257,10 +257,12 @@ fn status(n: u64) -> DaemonStatus {
             active: Some(WorkloadClass::LatencySensitive),
             judging: None,
             blocked: Vec::new(),
+            blocked_schedulers: Vec::new(),
             backed_off: Vec::new(),
             cooldown_left_secs: 0,
             switches_last_hour: 1,
         },
+        paused: false,
         paused_until_unix_ms: None,
         manual: None,
         recent: vec![TimedDecision {

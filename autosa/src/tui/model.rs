@@ -302,10 +302,12 @@ mod tests {
                 active: Some(WorkloadClass::CpuBound),
                 judging: None,
                 blocked: Vec::new(),
+                blocked_schedulers: Vec::new(),
                 backed_off: Vec::new(),
                 cooldown_left_secs: 0,
                 switches_last_hour: 0,
             },
+            paused: true,
             paused_until_unix_ms: Some(9),
             manual: None,
             recent: vec![

@@ -91,6 +91,9 @@ pub fn render_status(s: &DaemonStatus, now_unix_ms: u64) -> String {
     for (class, secs) in &sw.blocked {
         let _ = writeln!(w, "blocked:    {class} for {secs} s more (rolled back)");
     }
+    for (scheduler, secs) in &sw.blocked_schedulers {
+        let _ = writeln!(w, "blocked:    {scheduler} for {secs} s more (it failed)");
+    }
     for b in &sw.backed_off {
         let _ = writeln!(
             w,
@@ -256,6 +259,7 @@ mod tests {
                 active: Some(WorkloadClass::Mixed),
                 judging: None,
                 blocked: vec![(WorkloadClass::CpuBound, 120)],
+                blocked_schedulers: vec![("scx_rusty".into(), 60)],
                 backed_off: vec![ForeignChange {
                     target: Target::Knob {
                         name: "base_slice_ns".into(),
@@ -299,6 +303,7 @@ mod tests {
             "scheduler:  sched_ext:lavd, applied: mixed, since 2027-01-15T08:01:00Z (1m ago)",
             "switching:  manual choice `scx_lavd`, automatic switching paused until 2027-01-15T08:10:00Z (8m left)",
             "blocked:    cpu_bound for 120 s more",
+            "blocked:    scx_rusty for 60 s more (it failed)",
             "backed off: base_slice_ns: autosa set 1500000, found 3000000",
             "rollback cpu_bound -> default: p99 got worse",
             "sources:    not ok: bpf (not loaded)",
