@@ -6,6 +6,7 @@ mod bench;
 mod bench_benefit;
 mod build_ebpf;
 mod eval;
+mod install;
 mod toolchain;
 mod vm;
 
@@ -30,6 +31,8 @@ enum Command {
     Eval(eval::Args),
     /// The sched_ext test VM.
     Vm(vm::Args),
+    /// Build autosa (release) and install it: binary, systemd unit, default config.
+    Install(install::Args),
 }
 
 fn main() {
@@ -47,5 +50,6 @@ fn dispatch() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Vm(args) => vm::run(args),
+        Command::Install(args) => install::run(args),
     }
 }

@@ -3,6 +3,7 @@
 
 mod config_cmd;
 mod doctor_cmd;
+mod install_cmd;
 mod recommend_cmd;
 mod record_cmd;
 mod replay_cmd;
@@ -52,6 +53,9 @@ pub enum Command {
     /// Check or print the configuration.
     #[command(subcommand)]
     Config(config_cmd::Command),
+    /// Install the binary, the systemd unit and a default configuration
+    /// (an existing one is kept).
+    Install(install_cmd::Args),
 }
 
 pub fn main() -> anyhow::Result<()> {
@@ -65,6 +69,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Replay(args) => replay_cmd::run(args, &cli.config),
         Command::Doctor(args) => doctor_cmd::run(args),
         Command::Config(cmd) => config_cmd::run(cmd, &cli.config),
+        Command::Install(args) => install_cmd::run(args),
     }
 }
 
