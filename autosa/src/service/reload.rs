@@ -282,6 +282,60 @@ mod tests {
     }
 
     #[test]
+    fn reconfigured_switching_keeps_its_state() {
+        use crate::backend::Observed;
+        use crate::policy::plan::{EevdfPlan, HogTreatment, Plan, WorkloadClass};
+        use crate::switching::{Command, Input, SwitchingConfig, SwitchingPolicy, TargetSample};
+        let s = Duration::from_secs;
+        let cfg = SwitchingConfig {
+            hold_intervals: 1,
+            cooldown_secs: 60,
+            regression_min_samples: 1,
+            ..SwitchingConfig::default()
+        };
+        let mut p = SwitchingPolicy::new(cfg.clone());
+        let plan = Plan {
+            class: WorkloadClass::CpuBound,
+            scx: None,
+            eevdf: EevdfPlan {
+                hogs: HogTreatment::Batch,
+                latency_slice_ns: None,
+                hog_tgids: vec![100],
+                latency_tgids: Vec::new(),
+                global_knobs: Vec::new(),
+            },
+        };
+        let metric = TargetSample {
+            latency_p99_ns: None,
+            throughput: Some(1.0),
+        };
+        let mut switched = false;
+        for t in 0..5 {
+            let out = p.step(Input {
+                now: s(t),
+                class: WorkloadClass::CpuBound,
+                confidence: 0.9,
+                plan: &plan,
+                observed: &Observed::default(),
+                metric,
+            });
+            switched |= matches!(out.command, Command::Apply(_));
+        }
+        assert!(switched && p.active() == Some(WorkloadClass::CpuBound));
+        let before = p.status(s(10));
+        p.reconfigure(SwitchingConfig {
+            cooldown_secs: 120,
+            hold_intervals: 4,
+            ..cfg
+        });
+        let after = p.status(s(10));
+        assert_eq!(after.active, Some(WorkloadClass::CpuBound));
+        assert_eq!(after.switches_last_hour, before.switches_last_hour);
+        // Same last switch, longer period.
+        assert_eq!(after.cooldown_left_secs, before.cooldown_left_secs + 60);
+    }
+
+    #[test]
     fn a_missing_named_file_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let err = ConfigSource::new(dir.path().join("nope.toml"))
