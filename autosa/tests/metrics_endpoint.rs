@@ -169,3 +169,39 @@ fn get_metrics_from_the_running_daemon() {
     let (status, _, _) = get(port, "/", "*/*").unwrap();
     assert!(status.contains("404"), "{status}");
 }
+
+#[test]
+fn a_taken_port_is_a_start_up_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let cfg = dir.path().join("autosa.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[daemon]\nstate_dir = \"{}\"\n[collect]\nbpf = false\n\
+             [metrics]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\n",
+            dir.path().join("state").display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_autosa"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["run", "--backend", "none"])
+        .env_remove("NOTIFY_SOCKET")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("serving metrics on 127.0.0.1:{port}"))
+            && stderr.contains("Address already in use"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("autosa running"),
+        "fails before starting: {stderr}"
+    );
+}

@@ -189,7 +189,10 @@ async fn bind_metrics(config: &Config) -> anyhow::Result<Option<tokio::net::TcpL
         .listen_addr()
         .map_err(|m| anyhow::anyhow!("metrics.listen: {m}"))?;
     let listener = super::metrics::bind(addr).await.with_context(|| {
-        format!("serving metrics on {addr} (is the port taken? set metrics.listen)")
+        format!(
+            "serving metrics on {addr}: is the port taken (set metrics.listen)? Under systemd \
+             the unit must allow AF_INET/AF_INET6 and the host network (see autosa.service)"
+        )
     })?;
     tracing::info!(%addr, "serving OpenMetrics at http://{addr}/metrics");
     Ok(Some(listener))
