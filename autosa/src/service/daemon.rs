@@ -162,8 +162,9 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
         }
     };
 
+    // `cancel` is left alone: the scx backend's supervisor hangs off it and
+    // must still be there for the restore. Metrics serve until the runtime ends.
     notifier.stopping("restoring the scheduler settings");
-    cancel.cancel();
     sampler.stop();
     for d in switching.stop(start.elapsed()).decisions {
         d.log();
