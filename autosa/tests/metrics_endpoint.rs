@@ -98,7 +98,7 @@ fn get_metrics_from_the_running_daemon() {
     )
     .unwrap();
     let log = dir.path().join("stderr.log");
-    let _d = Daemon(
+    let mut d = Daemon(
         Command::new(env!("CARGO_BIN_EXE_autosa"))
             .arg("--config")
             .arg(&cfg)
@@ -168,6 +168,22 @@ fn get_metrics_from_the_running_daemon() {
 
     let (status, _, _) = get(port, "/", "*/*").unwrap();
     assert!(status.contains("404"), "{status}");
+
+    // The server does not hold the daemon up on SIGTERM.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(d.0.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let end = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = d.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < end, "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
 }
 
 #[test]
