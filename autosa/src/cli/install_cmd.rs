@@ -113,11 +113,12 @@ pub fn plan(
     Ok(steps)
 }
 
-/// The shipped unit with `ExecStart=` pointing at the installed binary.
+/// The shipped unit with `ExecStart=` and `ExecReload=` pointing at the
+/// installed binary.
 pub fn unit_for(binary: &Path) -> String {
     UNIT.replace(
-        &format!("ExecStart={UNIT_BINARY} "),
-        &format!("ExecStart={} ", binary.display()),
+        &format!("={UNIT_BINARY} "),
+        &format!("={} ", binary.display()),
     )
 }
 
