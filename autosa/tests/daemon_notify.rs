@@ -211,3 +211,96 @@ fn without_a_watchdog_there_are_no_pings() {
         "{seen:#?}"
     );
 }
+
+/// Messages that arrive within `window`, with their arrival times.
+fn collect_for(rx: &mpsc::Receiver<String>, window: Duration) -> Vec<(Instant, String)> {
+    let end = Instant::now() + window;
+    let mut out = Vec::new();
+    while let Ok(m) = rx.recv_timeout(end.saturating_duration_since(Instant::now())) {
+        out.push((Instant::now(), m));
+    }
+    out
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// A collector stuck on a read (here: /proc/stat replaced by a FIFO nobody
+/// writes) starves the loop of intervals: the pings stop, so systemd would
+/// kill and restart the daemon. Once reads work again, the pings come back.
+#[test]
+fn a_stuck_collector_stops_the_watchdog_pings() {
+    let dir = tempfile::tempdir().unwrap();
+    let proc_root = dir.path().join("proc");
+    copy_dir(
+        Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/proc/host-6.18"
+        )),
+        &proc_root,
+    );
+    let cfg = dir.path().join("autosa.toml");
+    let log = dir.path().join("stderr.log");
+    std::fs::write(
+        &cfg,
+        config(
+            dir.path(),
+            "200ms",
+            &format!("proc_root = \"{}\"\n", proc_root.display()),
+        ),
+    )
+    .unwrap();
+    let rx = listen(&dir.path().join("notify.sock"));
+    let mut d = start(dir.path(), &cfg, &log, 400_000);
+    let mut seen = Vec::new();
+    wait_for(&rx, "READY=1", &mut seen);
+    wait_for(&rx, "WATCHDOG=1", &mut seen);
+
+    let stat = proc_root.join("stat");
+    let saved = dir.path().join("stat.saved");
+    std::fs::rename(&stat, &saved).unwrap();
+    nix::unistd::mkfifo(&stat, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let stuck_at = Instant::now();
+    // Healthy for 5 s after the last interval (the minimum grace), then silent.
+    let msgs = collect_for(&rx, Duration::from_secs(8));
+    let pings: Vec<Duration> = msgs
+        .iter()
+        .filter(|(_, m)| m.lines().any(|l| l == "WATCHDOG=1"))
+        .map(|(t, _)| t.duration_since(stuck_at))
+        .collect();
+    assert!(
+        pings.iter().any(|t| *t < Duration::from_secs(4)),
+        "pings go on during the grace: {pings:?}"
+    );
+    assert!(
+        pings.iter().all(|t| *t < Duration::from_secs(6)),
+        "no pings once the loop had no interval for 5 s: {pings:?}"
+    );
+
+    // Unstick: the blocked reader gets the file's content, later reads a file.
+    let text = std::fs::read(&saved).unwrap();
+    let mut w = std::fs::OpenOptions::new().write(true).open(&stat).unwrap();
+    std::fs::copy(&saved, dir.path().join("stat.new")).unwrap();
+    std::fs::rename(dir.path().join("stat.new"), &stat).unwrap();
+    std::io::Write::write_all(&mut w, &text).unwrap();
+    drop(w);
+    wait_for(&rx, "WATCHDOG=1", &mut seen);
+
+    d.signal(Signal::SIGTERM);
+    wait_for(&rx, "STOPPING=1", &mut seen);
+    assert_eq!(
+        wait_exit(&mut d).code(),
+        Some(0),
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+}
