@@ -1,6 +1,7 @@
 //! contrib/autosa.service is a valid unit (`systemd-analyze verify`), its
 //! hardening keeps systemd's exposure score at or below 2.0 (also with the
-//! sched_ext drop-in), and the capability bounding set it declares is enough
+//! sched_ext drop-in; the metrics drop-in opens the network and only that),
+//! and the capability bounding set it declares is enough
 //! for autosa to load its eBPF programs (run under `setpriv` with exactly
 //! that set).
 //!
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 
 const UNIT: &str = include_str!("../../contrib/autosa.service");
 const SCHED_EXT_DROPIN: &str = include_str!("../../contrib/sched-ext.conf");
+const METRICS_DROPIN: &str = include_str!("../../contrib/metrics.conf");
 const MAX_EXPOSURE: f64 = 2.0;
 
 fn have(tool: &str, why: &str) -> bool {
@@ -34,16 +36,18 @@ fn have(tool: &str, why: &str) -> bool {
 
 /// The unit in a temp dir, pointing at the binary cargo built (verify
 /// checks that ExecStart exists and is executable).
-fn unit_dir(with_dropin: bool) -> (tempfile::TempDir, PathBuf) {
+fn unit_dir(dropins: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("autosa.service");
     let text = UNIT.replace("/usr/local/bin/autosa", env!("CARGO_BIN_EXE_autosa"));
     assert_ne!(text, UNIT, "ExecStart names /usr/local/bin/autosa");
     std::fs::write(&path, text).unwrap();
-    if with_dropin {
+    if !dropins.is_empty() {
         let d = dir.path().join("autosa.service.d");
         std::fs::create_dir(&d).unwrap();
-        std::fs::write(d.join("sched-ext.conf"), SCHED_EXT_DROPIN).unwrap();
+        for (name, text) in dropins {
+            std::fs::write(d.join(name), text).unwrap();
+        }
     }
     (dir, path)
 }
@@ -68,12 +72,17 @@ fn exposure(unit: &Path) -> (f64, String) {
 }
 
 #[test]
-fn unit_verifies_with_and_without_the_sched_ext_dropin() {
+fn unit_verifies_alone_and_with_each_dropin() {
     if !have("systemd-analyze", "checks the unit") {
         return;
     }
-    for with_dropin in [false, true] {
-        let (_dir, unit) = unit_dir(with_dropin);
+    let sets: [&[(&str, &str)]; 3] = [
+        &[],
+        &[("sched-ext.conf", SCHED_EXT_DROPIN)],
+        &[("metrics.conf", METRICS_DROPIN)],
+    ];
+    for dropins in sets {
+        let (_dir, unit) = unit_dir(dropins);
         let out = Command::new("systemd-analyze")
             .args(["verify", "--man=no"])
             .arg(&unit)
@@ -82,7 +91,7 @@ fn unit_verifies_with_and_without_the_sched_ext_dropin() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             out.status.success() && !stderr.contains("autosa.service"),
-            "verify (drop-in: {with_dropin}) complained:\n{stderr}"
+            "verify (drop-ins: {dropins:?}) complained:\n{stderr}"
         );
     }
 }
@@ -92,20 +101,55 @@ fn exposure_is_at_most_two() {
     if !have("systemd-analyze", "scores the unit's hardening") {
         return;
     }
-    let (_dir, unit) = unit_dir(false);
+    let (_dir, unit) = unit_dir(&[]);
     let (plain, text) = exposure(&unit);
     eprintln!("exposure: {plain}");
     assert!(
         plain <= MAX_EXPOSURE,
         "exposure {plain} > {MAX_EXPOSURE}:\n{text}"
     );
-    let (_dir, unit) = unit_dir(true);
+    let (_dir, unit) = unit_dir(&[("sched-ext.conf", SCHED_EXT_DROPIN)]);
     let (scx, text) = exposure(&unit);
     eprintln!("exposure with the sched_ext drop-in: {scx}");
     assert!(scx > plain, "the drop-in adds CAP_SYS_ADMIN:\n{text}");
     assert!(
         scx <= MAX_EXPOSURE,
         "exposure {scx} > {MAX_EXPOSURE}:\n{text}"
+    );
+}
+
+/// The settings systemd-analyze flags (✗), by name.
+fn flagged(report: &str) -> std::collections::BTreeSet<String> {
+    report
+        .lines()
+        .filter_map(|l| l.strip_prefix("✗ "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The metrics drop-in has to open the network (exposure 2.3 here): it must
+/// open exactly that and nothing else.
+#[test]
+fn the_metrics_dropin_opens_only_the_network() {
+    if !have("systemd-analyze", "scores the unit's hardening") {
+        return;
+    }
+    let (_dir, unit) = unit_dir(&[]);
+    let (_, plain) = exposure(&unit);
+    let (_dir, unit) = unit_dir(&[("metrics.conf", METRICS_DROPIN)]);
+    let (figure, metrics) = exposure(&unit);
+    eprintln!("exposure with the metrics drop-in: {figure}");
+    let (plain, metrics) = (flagged(&plain), flagged(&metrics));
+    let opened: Vec<&String> = metrics.difference(&plain).collect();
+    assert_eq!(
+        opened,
+        [
+            "IPAddressDeny=",
+            "PrivateNetwork=",
+            "RestrictAddressFamilies=~AF_(INET|INET6)"
+        ],
+        "{metrics:#?}"
     );
 }
 
