@@ -32,6 +32,51 @@ pub struct Config {
     pub control: crate::control::config::ControlConfig,
     /// What the history store keeps (`autosa history`).
     pub history: crate::history::HistoryConfig,
+    /// The optional OpenMetrics (Prometheus) endpoint.
+    pub metrics: MetricsConfig,
+}
+
+/// The OpenMetrics endpoint (`GET /metrics`), off by default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve the metrics (off by default).
+    pub enabled: bool,
+    /// `address:port`. Loopback unless `allow_remote` says otherwise: the
+    /// metrics tell what runs on the machine.
+    pub listen: String,
+    /// Allow a listen address other than loopback (e.g. `0.0.0.0:9477`).
+    pub allow_remote: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            listen: "127.0.0.1:9477".into(),
+            allow_remote: false,
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// The listen address, checked: it parses, and it is loopback unless
+    /// remote access was asked for.
+    pub fn listen_addr(&self) -> Result<std::net::SocketAddr, String> {
+        let addr: std::net::SocketAddr = self.listen.parse().map_err(|_| {
+            format!(
+                "{:?} is not an address:port (e.g. 127.0.0.1:9477 or [::1]:9477)",
+                self.listen
+            )
+        })?;
+        if !addr.ip().is_loopback() && !self.allow_remote {
+            return Err(format!(
+                "{addr} is not a loopback address: set metrics.allow_remote = true to serve \
+                 metrics beyond this machine"
+            ));
+        }
+        Ok(addr)
+    }
 }
 
 /// Which backend acts, and where the daemon keeps its state.
@@ -204,6 +249,9 @@ impl Config {
                 format!("{} is out of range: use 1 to 1000", c.top_tasks),
             ));
         }
+        self.metrics
+            .listen_addr()
+            .map_err(|m| ("metrics.listen".to_owned(), m))?;
         // Each section validates itself; its message names the key inside it.
         self.policy
             .validate()
@@ -300,6 +348,21 @@ mod tests {
         );
         let msg = parse("[collect]\ntop_tasks = 0\n").unwrap_err().to_string();
         assert!(msg.contains("collect.top_tasks"), "{msg}");
+    }
+
+    #[test]
+    fn metrics_listen_must_parse_and_be_loopback_unless_allowed() {
+        let c = parse("[metrics]\nenabled = true\nlisten = \"[::1]:9000\"\n").unwrap();
+        assert_eq!(c.metrics.listen_addr().unwrap().port(), 9000);
+        let msg = parse("[metrics]\nlisten = \"localhost\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("metrics.listen"), "{msg}");
+        let msg = parse("[metrics]\nlisten = \"0.0.0.0:9477\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("allow_remote"), "{msg}");
+        parse("[metrics]\nlisten = \"0.0.0.0:9477\"\nallow_remote = true\n").unwrap();
     }
 
     #[test]

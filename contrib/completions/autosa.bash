@@ -28,6 +28,9 @@ _autosa() {
             autosa,history)
                 cmd="autosa__subcmd__history"
                 ;;
+            autosa,install)
+                cmd="autosa__subcmd__install"
+                ;;
             autosa,pause)
                 cmd="autosa__subcmd__pause"
                 ;;
@@ -91,6 +94,9 @@ _autosa() {
             autosa__subcmd__help,history)
                 cmd="autosa__subcmd__help__subcmd__history"
                 ;;
+            autosa__subcmd__help,install)
+                cmd="autosa__subcmd__help__subcmd__install"
+                ;;
             autosa__subcmd__help,pause)
                 cmd="autosa__subcmd__help__subcmd__pause"
                 ;;
@@ -137,7 +143,7 @@ _autosa() {
 
     case "${cmd}" in
         autosa)
-            opts="-h -V --config --log --socket --help --version run snapshot recommend record replay doctor top status schedulers switch pause resume history config help"
+            opts="-h -V --config --log --socket --help --version run snapshot recommend record replay doctor top status schedulers switch pause resume history config install help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -323,7 +329,7 @@ _autosa() {
             return 0
             ;;
         autosa__subcmd__help)
-            opts="run snapshot recommend record replay doctor top status schedulers switch pause resume history config help"
+            opts="run snapshot recommend record replay doctor top status schedulers switch pause resume history config install help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -407,6 +413,20 @@ _autosa() {
             return 0
             ;;
         autosa__subcmd__help__subcmd__history)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        autosa__subcmd__help__subcmd__install)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -587,6 +607,44 @@ _autosa() {
                     ;;
                 --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        autosa__subcmd__install)
+            opts="-h --prefix --root --dry-run --sched-ext --config --log --socket --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sched-ext)
+                    COMPREPLY=($(compgen -W "auto yes no" -- "${cur}"))
                     return 0
                     ;;
                 --config)

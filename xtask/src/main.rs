@@ -7,6 +7,7 @@ mod bench_benefit;
 mod build_ebpf;
 mod docs;
 mod eval;
+mod install;
 mod toolchain;
 mod vm;
 
@@ -33,6 +34,8 @@ enum Command {
     Vm(vm::Args),
     /// Regenerate the config reference in README.md, completions and man pages.
     Docs(docs::Args),
+    /// Build autosa (release) and install it: binary, systemd unit, default config.
+    Install(install::Args),
 }
 
 fn main() {
@@ -51,5 +54,6 @@ fn dispatch() -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Vm(args) => vm::run(args),
         Command::Docs(args) => docs::run(args),
+        Command::Install(args) => install::run(args),
     }
 }

@@ -5,6 +5,7 @@ mod config_cmd;
 mod control_call;
 mod doctor_cmd;
 mod history_cmd;
+mod install_cmd;
 mod recommend_cmd;
 mod record_cmd;
 mod replay_cmd;
@@ -77,6 +78,9 @@ pub enum Command {
     /// Check or print the configuration.
     #[command(subcommand)]
     Config(config_cmd::Command),
+    /// Install the binary, the systemd unit and a default configuration
+    /// (an existing one is kept).
+    Install(install_cmd::Args),
 }
 
 pub fn main() -> anyhow::Result<()> {
@@ -97,6 +101,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Pause(args) => switch_cmd::pause(args, &cli.config, cli.socket.as_deref()),
         Command::Resume => switch_cmd::resume(&cli.config, cli.socket.as_deref()),
         Command::History(args) => history_cmd::run(args, &cli.config, cli.socket.as_deref()),
+        Command::Install(args) => install_cmd::run(args),
     }
 }
 

@@ -20,6 +20,7 @@ pub fn run(args: Args, config_path: &Path) -> anyhow::Result<()> {
         RunOptions {
             dry_run: args.dry_run,
             backend: args.backend,
+            config_path: Some(config_path.to_owned()),
         },
     )
 }

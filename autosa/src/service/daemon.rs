@@ -1,10 +1,12 @@
 //! `autosa run`: every interval, snapshot → policy → switching policy →
 //! backend, each decision logged with what and why. SIGTERM and SIGINT
-//! restore everything autosa changed before it exits. Commands from the
-//! control socket arrive on a channel and run between intervals
-//! (`commands`); decisions, changes and metrics go to the history
-//! (`history_log`).
+//! restore everything autosa changed before it exits; SIGHUP re-reads the
+//! configuration (`reload.rs`). systemd is told READY/RELOADING/STOPPING and
+//! pinged from the loop (`notify.rs`). Commands from the control socket
+//! arrive on a channel and run between intervals (`commands`); decisions,
+//! changes and metrics go to the history (`history_log`).
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -19,6 +21,9 @@ use tokio::sync::mpsc;
 use self::history_log::HistoryLog;
 use super::backends;
 use super::live::{Live, LiveState};
+use super::metrics::SharedTotals;
+use super::notify::{Notifier, Watchdog};
+use super::reload::{ConfigSource, Reloader};
 use super::sampler::Sampler;
 use crate::backend::{Applied, Backend, Observed};
 use crate::config::{BackendKind, Config};
@@ -37,6 +42,8 @@ const RECENT_DECISIONS: usize = 20;
 pub struct RunOptions {
     pub dry_run: bool,
     pub backend: Option<BackendKind>,
+    /// The file the configuration was read from: SIGHUP reads it again.
+    pub config_path: Option<PathBuf>,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
@@ -62,6 +69,8 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
     let control = Server::bind(&config.control)?;
     let mut history = HistoryLog::open(&config);
     let cancel = CancellationToken::new();
+    // Bound before anything else is set up: a taken port is a start-up error.
+    let metrics_listener = bind_metrics(&config).await?;
     // First: the backend, which restores what a crashed run left behind.
     let mut backend = backends::build(&config, kind, dry_run, &cancel)?;
     let mut engine = Engine::new(config.policy.clone())?;
@@ -69,6 +78,9 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
 
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let mut notifier = Notifier::from_env();
+    let mut reloader = Reloader::new(opts.config_path.map(ConfigSource::new), config.clone());
 
     let mut sampler = Sampler::start(&config.collect, cancel.child_token());
     tracing::info!(
@@ -139,6 +151,11 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
         history.dir(),
         control_cancel.clone(),
     );
+    let totals = metrics_listener.map(|l| serve_metrics(l, &live, &cancel));
+    let mut watchdog = Watchdog::new(config.collect.interval, Instant::now());
+    let mut pings = notifier
+        .watchdog_every()
+        .map(|every| tokio::time::interval_at(tokio::time::Instant::now() + every, every));
     let mut ctx = Tick {
         engine: &mut engine,
         switching: &mut switching,
@@ -151,11 +168,26 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: restoring and exiting"); break Ok(()) }
             _ = int.recv() => { tracing::info!("SIGINT: restoring and exiting"); break Ok(()) }
+            _ = hup.recv() => {
+                notifier.reloading();
+                if let Some(applied) = reloader.reload(ctx.engine, ctx.switching)
+                    && let Some(interval) = applied.interval
+                {
+                    sampler.set_interval(interval);
+                    watchdog.set_interval(interval);
+                    live.update(|l| l.status.interval_ms = interval.as_millis() as u64);
+                }
+                notifier.reloaded(&status_line(&live));
+            }
+            _ = next_ping(&mut pings) => if watchdog.healthy(Instant::now()) { notifier.ping() },
             snap = sampler.snapshots.recv() => match snap {
                 Some(snap) => {
                     ctx.tick(&snap, start.elapsed());
                     let dropped = sampler.dropped.load(std::sync::atomic::Ordering::Relaxed);
                     live.update(|l| l.status.dropped_intervals = dropped);
+                    if let Some(t) = &totals { t.add(&snap) }
+                    watchdog.ticked(Instant::now());
+                    notifier.ready(&status_line(&live));
                 }
                 None => break Err(anyhow::anyhow!("the sampler stopped unexpectedly")),
             },
@@ -163,6 +195,9 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
         }
     };
 
+    // `cancel` is left alone: the scx backend's supervisor hangs off it and
+    // must still be there for the restore. Metrics serve until the runtime ends.
+    notifier.stopping("restoring the scheduler settings");
     sampler.stop();
     for d in switching.stop(start.elapsed()).decisions {
         d.log();
@@ -185,6 +220,70 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
     control_cancel.cancel();
     let _ = server.await;
     result
+}
+
+/// Binds the metrics listener when `[metrics] enabled`.
+async fn bind_metrics(config: &Config) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    if !config.metrics.enabled {
+        return Ok(None);
+    }
+    let addr = config
+        .metrics
+        .listen_addr()
+        .map_err(|m| anyhow::anyhow!("metrics.listen: {m}"))?;
+    let listener = super::metrics::bind(addr).await.with_context(|| {
+        format!(
+            "serving metrics on {addr}: is the port taken (set metrics.listen)? Under systemd \
+             the unit must allow AF_INET/AF_INET6 and the host network (see autosa.service)"
+        )
+    })?;
+    tracing::info!(%addr, "serving OpenMetrics at http://{addr}/metrics");
+    Ok(Some(listener))
+}
+
+/// Serves metrics until `cancel`; returns the totals the loop feeds.
+fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    live: &Live,
+    cancel: &CancellationToken,
+) -> SharedTotals {
+    let totals = SharedTotals::default();
+    tokio::spawn(super::metrics::serve(
+        listener,
+        live.clone(),
+        totals.clone(),
+        cancel.child_token(),
+    ));
+    totals
+}
+
+/// The next watchdog ping, never when systemd did not ask for them.
+async fn next_ping(pings: &mut Option<tokio::time::Interval>) {
+    match pings {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// The one line systemd shows in `systemctl status`.
+fn status_line(live: &Live) -> String {
+    let l = live.get();
+    let s = &l.status;
+    match s.class {
+        Some(class) => format!(
+            "backend {}{}, class {class}, scheduler {}",
+            s.backend,
+            if s.dry_run { " (dry run)" } else { "" },
+            if s.scheduler.is_empty() {
+                "?"
+            } else {
+                &s.scheduler
+            },
+        ),
+        None => format!("backend {}, no interval yet", s.backend),
+    }
 }
 
 /// What one interval works on.

@@ -4,6 +4,9 @@
 pub mod backends;
 pub mod daemon;
 pub mod live;
+pub mod metrics;
+pub mod notify;
+pub mod reload;
 pub mod sampler;
 
 pub use daemon::{RunOptions, run};

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -24,6 +25,9 @@ pub struct Sampler {
     pub dropped: Arc<AtomicU64>,
     /// Whether the eBPF programs loaded (else why not).
     pub bpf: Result<(), String>,
+    /// The sampling interval in nanoseconds; the thread picks up a change at
+    /// its next tick (a reload changes it without reloading eBPF).
+    interval_ns: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
     cancel: CancellationToken,
 }
@@ -39,12 +43,13 @@ impl Sampler {
         };
         let (tx, rx) = mpsc::channel(4);
         let dropped = Arc::new(AtomicU64::new(0));
-        let interval = cfg.interval;
-        let (d, c) = (dropped.clone(), cancel.clone());
+        let interval_ns = Arc::new(AtomicU64::new(cfg.interval.as_nanos() as u64));
+        let (d, c, i) = (dropped.clone(), cancel.clone(), interval_ns.clone());
         let thread = std::thread::Builder::new()
             .name("autosa-sampler".into())
             .spawn(move || {
-                let ticker = Ticker::new(interval);
+                let mut interval = i.load(Ordering::Relaxed);
+                let mut ticker = Ticker::new(Duration::from_nanos(interval));
                 // One warning per burst of drops, not one per interval: a
                 // daemon stuck for a minute at 100 ms would log 600 lines.
                 let mut warned_at: Option<std::time::Instant> = None;
@@ -52,6 +57,11 @@ impl Sampler {
                 collector.next_snapshot(); // baseline
                 while !c.is_cancelled() {
                     ticker.wait();
+                    let now = i.load(Ordering::Relaxed);
+                    if now != interval {
+                        interval = now;
+                        ticker = Ticker::new(Duration::from_nanos(interval));
+                    }
                     if c.is_cancelled() {
                         break;
                     }
@@ -82,9 +92,16 @@ impl Sampler {
             snapshots: rx,
             dropped,
             bpf,
+            interval_ns,
             thread: Some(thread),
             cancel,
         }
+    }
+
+    /// A new interval from the next tick on (the collector stays loaded).
+    pub fn set_interval(&self, interval: Duration) {
+        self.interval_ns
+            .store(interval.as_nanos() as u64, Ordering::Relaxed);
     }
 
     /// Stops sampling and waits for the thread (at most one interval).

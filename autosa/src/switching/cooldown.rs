@@ -24,6 +24,11 @@ impl Cooldown {
         }
     }
 
+    /// A new period; the last switch is kept (a reload must not reset it).
+    pub fn set_period(&mut self, period: Duration) {
+        self.period = period;
+    }
+
     pub fn record(&mut self, now: Duration) {
         self.last_switch = Some(now);
     }

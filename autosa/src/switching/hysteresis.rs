@@ -36,6 +36,12 @@ impl Hysteresis {
         }
     }
 
+    /// New limits; the streak under way is kept.
+    pub fn set_limits(&mut self, min_confidence: f64, hold_intervals: u32) {
+        self.min_confidence = min_confidence;
+        self.hold_intervals = hold_intervals.max(1);
+    }
+
     /// Feed one interval's classification.
     pub fn observe(&mut self, class: WorkloadClass, confidence: f64) -> Streak {
         // NaN is treated as unsure too.

@@ -119,6 +119,24 @@ impl SwitchingPolicy {
         }
     }
 
+    /// New settings (a reloaded configuration), same state: the active
+    /// choice, a trial under way, blocks, back-offs, the cooldown and the
+    /// switch history are kept, and the new limits apply from the next step.
+    /// A block already set keeps the end it was given. `config` should have
+    /// passed `validate()`.
+    pub fn reconfigure(&mut self, config: SwitchingConfig) {
+        self.hysteresis
+            .set_limits(config.min_confidence, config.hold_intervals);
+        self.cooldown.set_period(config.cooldown());
+        self.rate.set_max(config.max_switches_per_hour);
+        self.regression.set_limits(
+            config.regression_window(),
+            config.regression_min_samples,
+            config.regression_threshold,
+        );
+        self.config = config;
+    }
+
     /// The class whose plan is applied (`None`: kernel defaults).
     pub fn active(&self) -> Option<WorkloadClass> {
         self.active

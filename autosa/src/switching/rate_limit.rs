@@ -19,6 +19,11 @@ impl RateLimit {
         }
     }
 
+    /// A new limit; the switches already counted are kept.
+    pub fn set_max(&mut self, max: u32) {
+        self.max = max;
+    }
+
     fn forget_old(&mut self, now: Duration) {
         while let Some(&t) = self.recent.front() {
             if now.saturating_sub(t) >= self.window {

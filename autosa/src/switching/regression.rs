@@ -125,6 +125,13 @@ impl RegressionCheck {
         }
     }
 
+    /// New limits; the history and a trial under way are kept.
+    pub fn set_limits(&mut self, window: Duration, min_samples: u32, threshold: f64) {
+        self.window = window;
+        self.min_samples = min_samples.max(1) as usize;
+        self.threshold = threshold;
+    }
+
     pub fn record(&mut self, now: Duration, class: WorkloadClass, sample: TargetSample) {
         while let Some(&(t, _, _)) = self.history.front() {
             if now.saturating_sub(t) > self.window {
