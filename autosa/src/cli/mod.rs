@@ -3,6 +3,7 @@
 
 mod config_cmd;
 mod doctor_cmd;
+mod mcp_cmd;
 mod recommend_cmd;
 mod record_cmd;
 mod replay_cmd;
@@ -52,6 +53,9 @@ pub enum Command {
     /// Check or print the configuration.
     #[command(subcommand)]
     Config(config_cmd::Command),
+    /// Serve autosa to an LLM agent over MCP (stdio): status, metrics,
+    /// recommendations, history, and switch/pause/resume requests to the daemon.
+    Mcp(mcp_cmd::Args),
 }
 
 pub fn main() -> anyhow::Result<()> {
@@ -65,6 +69,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Replay(args) => replay_cmd::run(args, &cli.config),
         Command::Doctor(args) => doctor_cmd::run(args),
         Command::Config(cmd) => config_cmd::run(cmd, &cli.config),
+        Command::Mcp(args) => mcp_cmd::run(args, &cli.config),
     }
 }
 

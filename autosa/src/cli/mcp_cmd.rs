@@ -1,0 +1,39 @@
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use rmcp::ServiceExt;
+
+use crate::agent::AutosaMcp;
+use crate::agent::daemon::DaemonLink;
+use crate::control::protocol::default_socket_path;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The daemon's control socket.
+    #[arg(long, env = "AUTOSA_SOCKET", default_value_os_t = default_socket_path())]
+    socket: PathBuf,
+    /// How long to wait for the daemon's answer to one request.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+}
+
+/// Serves MCP on stdin/stdout until the client closes stdin. Logs go to
+/// stderr: stdout carries only the protocol.
+pub fn run(args: Args, config_path: &Path) -> anyhow::Result<()> {
+    let config = super::load_config(config_path)?;
+    let server = AutosaMcp::new(DaemonLink::new(&args.socket, args.timeout), config);
+    tracing::info!(socket = %args.socket.display(), "serving MCP on stdio");
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(async move {
+            let service = server
+                .serve(rmcp::transport::stdio())
+                .await
+                .context("MCP handshake on stdio failed")?;
+            service.waiting().await.context("MCP session failed")?;
+            anyhow::Ok(())
+        })
+}
