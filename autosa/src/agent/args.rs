@@ -33,7 +33,8 @@ pub struct NoArgs {}
 pub struct MetricsArgs {
     /// How many of the processes that waited longest on a run queue to list
     /// (default 5, at most 20). Needs autosa's eBPF probes in the daemon.
-    #[schemars(range(min = 1, max = 20))]
+    #[serde(default, deserialize_with = "lenient::opt_usize")]
+    #[schemars(with = "usize", range(min = 1, max = 20))]
     pub top: Option<usize>,
 }
 
@@ -43,7 +44,8 @@ pub struct MetricsArgs {
 pub struct RecommendArgs {
     /// Only used when no daemon runs: how long to watch the machine before
     /// answering, in seconds (default 5, at most 60).
-    #[schemars(range(min = 1, max = 60))]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    #[schemars(with = "u64", range(min = 1, max = 60))]
     pub duration_secs: Option<u64>,
 }
 
@@ -52,10 +54,12 @@ pub struct RecommendArgs {
 #[serde(deny_unknown_fields)]
 pub struct HistoryArgs {
     /// Only entries from the last this many seconds (at most 30 days).
-    #[schemars(range(min = 1, max = 2_592_000))]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    #[schemars(with = "u64", range(min = 1, max = 2_592_000))]
     pub since_secs: Option<u64>,
     /// At most this many entries, newest kept (default 50, at most 500).
-    #[schemars(range(min = 1, max = 500))]
+    #[serde(default, deserialize_with = "lenient::opt_usize")]
+    #[schemars(with = "usize", range(min = 1, max = 500))]
     pub limit: Option<usize>,
 }
 
@@ -71,7 +75,8 @@ pub struct SwitchArgs {
     pub name: String,
     /// Keep this choice (and automatic switching paused) for this many
     /// seconds, at most one day; absent: until `resume`.
-    #[schemars(range(min = 1, max = 86_400))]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    #[schemars(with = "u64", range(min = 1, max = 86_400))]
     pub for_secs: Option<u64>,
 }
 
@@ -81,8 +86,42 @@ pub struct SwitchArgs {
 pub struct PauseArgs {
     /// Pause automatic switching for this many seconds, at most one day;
     /// absent: until `resume`.
-    #[schemars(range(min = 1, max = 86_400))]
+    #[serde(default, deserialize_with = "lenient::opt_u64")]
+    #[schemars(with = "u64", range(min = 1, max = 86_400))]
     pub for_secs: Option<u64>,
+}
+
+/// Integers that also arrive as strings of digits: some clients (the MCP
+/// Inspector's CLI, some models) send every argument as a string. Anything
+/// but plain digits is still refused.
+mod lenient {
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum IntOrText {
+        Int(u64),
+        Text(String),
+    }
+
+    pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        match Option::<IntOrText>::deserialize(d)? {
+            None => Ok(None),
+            Some(IntOrText::Int(n)) => Ok(Some(n)),
+            Some(IntOrText::Text(t)) if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => {
+                t.parse().map(Some).map_err(D::Error::custom)
+            }
+            Some(IntOrText::Text(t)) => Err(D::Error::custom(format!(
+                "expected a whole number, got {t:?}"
+            ))),
+        }
+    }
+
+    pub fn opt_usize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+        opt_u64(d)?
+            .map(|n| usize::try_from(n).map_err(D::Error::custom))
+            .transpose()
+    }
 }
 
 /// A scheduler or class name safe to forward: lowercase ASCII letters,
@@ -201,5 +240,26 @@ mod tests {
         assert!(parse::<SwitchArgs>(wrong.as_object().cloned()).is_err());
         assert!(parse::<SwitchArgs>(None).is_err(), "name is required");
         assert!(parse::<NoArgs>(None).is_ok());
+    }
+
+    #[test]
+    fn integers_may_come_as_digit_strings_but_nothing_else() {
+        let p = |v: serde_json::Value| parse::<PauseArgs>(v.as_object().cloned());
+        assert_eq!(p(json!({"for_secs": 30})).unwrap().for_secs, Some(30));
+        assert_eq!(p(json!({"for_secs": "30"})).unwrap().for_secs, Some(30));
+        assert_eq!(p(json!({"for_secs": null})).unwrap().for_secs, None);
+        assert_eq!(p(json!({})).unwrap().for_secs, None);
+        for bad in [
+            json!(-1),
+            json!("-1"),
+            json!("30s"),
+            json!(""),
+            json!(1.5),
+            json!(" 3"),
+        ] {
+            assert!(p(json!({ "for_secs": bad })).is_err(), "{bad}");
+        }
+        let h = parse::<HistoryArgs>(json!({"limit": "10"}).as_object().cloned()).unwrap();
+        assert_eq!(h.limit, Some(10));
     }
 }

@@ -112,11 +112,16 @@ pub fn standalone_line(r: &StandaloneRecommendation) -> String {
         .map_or("the kernel default", |s| s.scheduler.as_str());
     format!(
         "standalone ({} interval(s) sampled here, {}): workload {} (confidence {:.2}); \
-         with sched_ext: {scx}; {} change(s) proposed; nothing was changed",
+         with sched_ext ({}): {scx}; {} change(s) proposed; nothing was changed",
         r.intervals,
         if r.has_ebpf { "eBPF" } else { "procfs only" },
         r.class,
         r.confidence,
+        if r.sched_ext == "unsupported" {
+            "not in this kernel"
+        } else {
+            r.sched_ext.as_str()
+        },
         r.recommendation.what_it_would_change.len()
     )
 }

@@ -156,5 +156,6 @@ mod tests {
         assert_eq!(switch["additionalProperties"], false);
         let rec = &tools[2].input_schema["properties"]["duration_secs"];
         assert_eq!(rec["maximum"], 60);
+        assert_eq!(rec["type"], "integer", "optional, not nullable: {rec}");
     }
 }

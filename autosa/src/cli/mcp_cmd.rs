@@ -10,9 +10,9 @@ use crate::control::protocol::default_socket_path;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The daemon's control socket.
-    #[arg(long, env = "AUTOSA_SOCKET", default_value_os_t = default_socket_path())]
-    socket: PathBuf,
+    /// The daemon's control socket [default: /run/autosa/autosa.sock].
+    #[arg(long, env = "AUTOSA_SOCKET")]
+    socket: Option<PathBuf>,
     /// How long to wait for the daemon's answer to one request.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     timeout: Duration,
@@ -22,8 +22,9 @@ pub struct Args {
 /// stderr: stdout carries only the protocol.
 pub fn run(args: Args, config_path: &Path) -> anyhow::Result<()> {
     let config = super::load_config(config_path)?;
-    let server = AutosaMcp::new(DaemonLink::new(&args.socket, args.timeout), config);
-    tracing::info!(socket = %args.socket.display(), "serving MCP on stdio");
+    let socket = args.socket.unwrap_or_else(default_socket_path);
+    tracing::info!(socket = %socket.display(), "serving MCP on stdio");
+    let server = AutosaMcp::new(DaemonLink::new(socket, args.timeout), config);
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
