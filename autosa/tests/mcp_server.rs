@@ -184,11 +184,35 @@ fn answers() -> HashMap<&'static str, Response> {
     ])
 }
 
+/// A daemon that reads the request and then answers `reply` (a raw line),
+/// or never answers when `reply` is `None`.
+fn raw_daemon(path: &Path, reply: Option<&'static str>) {
+    let listener = UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut line = String::new();
+            let _ = BufReader::new(&stream).read_line(&mut line);
+            match reply {
+                Some(r) => {
+                    let _ = stream.write_all(r.as_bytes());
+                }
+                None => held.push(stream),
+            }
+        }
+    });
+}
+
 type Client = RunningService<RoleClient, ()>;
 
 /// Spawns `autosa mcp --socket <socket> --config <config>` and does the
 /// MCP handshake.
 async fn connect(socket: &Path, config: &Path) -> Client {
+    connect_with(socket, config, &[]).await
+}
+
+async fn connect_with(socket: &Path, config: &Path, extra: &[&str]) -> Client {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_autosa"));
     command
         .arg("--config")
@@ -196,6 +220,7 @@ async fn connect(socket: &Path, config: &Path) -> Client {
         .arg("mcp")
         .arg("--socket")
         .arg(socket)
+        .args(extra)
         .env("AUTOSA_LOG", "warn");
     let transport = TokioChildProcess::new(command).unwrap();
     tokio::time::timeout(Duration::from_secs(10), ().serve(transport))
@@ -378,7 +403,8 @@ async fn every_tool_forwards_its_request_to_the_daemon() {
 
     ok_json(
         "pause",
-        &call(&client, "pause", json!({"for_secs": 30})).await,
+        // Some clients send every argument as a string: digits are accepted.
+        &call(&client, "pause", json!({"for_secs": "30"})).await,
     );
     ok_json("resume", &call(&client, "resume", json!({})).await);
 
@@ -528,5 +554,55 @@ async fn without_a_daemon_switching_is_refused_and_recommend_samples_here() {
         line.starts_with("standalone (5 interval(s) sampled here, procfs only)"),
         "{line}"
     );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_garbled_or_mismatched_daemon_gives_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(dir.path());
+
+    let hung = dir.path().join("hung.sock");
+    raw_daemon(&hung, None);
+    let client = connect_with(&hung, &config, &["--timeout", "300ms"]).await;
+    let started = std::time::Instant::now();
+    let (message, kind) = error_of("get_status", &call(&client, "get_status", json!({})).await);
+    assert_eq!(kind, "daemon_failed", "{message}");
+    assert!(message.contains("no answer from"), "{message}");
+    assert!(message.contains("journalctl -u autosa"), "{message}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // A hung daemon is not an absent one: no local sampling behind its back.
+    let (_, kind) = error_of("recommend", &call(&client, "recommend", json!({})).await);
+    assert_eq!(kind, "daemon_failed");
+    client.cancel().await.unwrap();
+
+    let garbled = dir.path().join("garbled.sock");
+    raw_daemon(&garbled, Some("<html>502</html>\n"));
+    let client = connect(&garbled, &config).await;
+    let (message, kind) = error_of("get_status", &call(&client, "get_status", json!({})).await);
+    assert_eq!(kind, "daemon_failed");
+    assert!(message.contains("unreadable"), "{message}");
+    client.cancel().await.unwrap();
+
+    // An older or newer daemon answering another type than asked for.
+    let mut canned = answers();
+    canned.insert(
+        "snapshot",
+        Response::Accepted {
+            message: "?".into(),
+        },
+    );
+    let daemon = FakeDaemon::start(dir.path().join("other.sock"), canned);
+    let client = connect(&daemon.path, &config).await;
+    let (message, kind) = error_of(
+        "get_metrics",
+        &call(&client, "get_metrics", json!({})).await,
+    );
+    assert_eq!(kind, "unexpected_answer");
+    assert!(message.contains("same autosa"), "{message}");
     client.cancel().await.unwrap();
 }

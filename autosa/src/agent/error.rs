@@ -81,6 +81,21 @@ impl ToolError {
                     detail: format!("connecting to {}: {source}", path.display()),
                 },
             },
+            // The client's read timeout shows as EAGAIN on a Unix socket.
+            ClientError::Io { path, source }
+                if matches!(
+                    source.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                ToolError::Daemon {
+                    detail: format!(
+                        "no answer from {} in time (the daemon may be stuck; \
+                         `autosa mcp --timeout` sets how long to wait)",
+                        path.display()
+                    ),
+                }
+            }
             other => ToolError::Daemon {
                 detail: other.to_string(),
             },
