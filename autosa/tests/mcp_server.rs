@@ -14,7 +14,6 @@ use autosa::control::protocol::{BackendOffer, DaemonStatus, Request, Response};
 use autosa::model::Snapshot;
 use autosa::model::snapshot::{LatencyHistogram, SchedView, TaskView};
 use autosa::policy::plan::WorkloadClass;
-use autosa::switching::SwitchingStatus;
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::{RunningService, ServiceError};
 use rmcp::transport::TokioChildProcess;
@@ -62,34 +61,21 @@ impl FakeDaemon {
     }
 }
 
+/// Built from JSON so that fields the protocol adds later (with serde
+/// defaults) do not break this test.
 fn status() -> DaemonStatus {
-    DaemonStatus {
-        protocol: 1,
-        version: "0.1.0".into(),
-        pid: 4242,
-        started_unix_ms: 1_700_000_000_000,
-        backend: "eevdf".into(),
-        dry_run: false,
-        interval_ms: 1000,
-        class: Some(WorkloadClass::Mixed),
-        confidence: 0.81,
-        reasons: vec!["2 CPU hogs beside a latency-sensitive task".into()],
-        scheduler: "eevdf".into(),
-        since_unix_ms: 1_700_000_000_000,
-        switching: SwitchingStatus {
-            active: Some(WorkloadClass::Mixed),
-            judging: None,
-            blocked: vec![],
-            backed_off: vec![],
-            cooldown_left_secs: 0,
-            switches_last_hour: 1,
-        },
-        paused_until_unix_ms: None,
-        manual: None,
-        recent: vec![],
-        sources: vec![],
-        dropped_intervals: 0,
-    }
+    serde_json::from_value(json!({
+        "protocol": 1, "version": "0.1.0", "pid": 4242,
+        "started_unix_ms": 1_700_000_000_000u64, "backend": "eevdf", "dry_run": false,
+        "interval_ms": 1000, "class": "mixed", "confidence": 0.81,
+        "reasons": ["2 CPU hogs beside a latency-sensitive task"],
+        "scheduler": "eevdf", "since_unix_ms": 1_700_000_000_000u64,
+        "switching": {"active": "mixed", "judging": null, "blocked": [], "backed_off": [],
+                      "cooldown_left_secs": 0, "switches_last_hour": 1},
+        "paused_until_unix_ms": null, "manual": null,
+        "recent": [], "sources": [], "dropped_intervals": 0
+    }))
+    .unwrap()
 }
 
 fn snapshot() -> Snapshot {

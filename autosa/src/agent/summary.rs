@@ -21,6 +21,17 @@ fn class_name(c: Option<WorkloadClass>) -> &'static str {
     c.map_or("unknown (no interval yet)", WorkloadClass::as_str)
 }
 
+/// Whether the daemon says automatic switching is paused until `resume`.
+/// The `paused` flag is a field the control server adds to the protocol;
+/// read through serde so this works with daemons that send it and with
+/// those that do not (absent: false).
+fn paused_flag(s: &DaemonStatus) -> bool {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.get("paused").and_then(serde_json::Value::as_bool))
+        .unwrap_or(false)
+}
+
 /// How automatic switching stands, in a few words.
 pub fn switching_state(s: &DaemonStatus, now_unix_ms: u64) -> String {
     let mut parts = Vec::new();
@@ -29,8 +40,12 @@ pub fn switching_state(s: &DaemonStatus, now_unix_ms: u64) -> String {
             "automatic switching paused for {} s more",
             (until - now_unix_ms).div_ceil(1000)
         )),
-        // u64::MAX or a past instant the daemon has not cleared yet.
+        // A past instant the daemon has not cleared yet.
         Some(_) => parts.push("automatic switching paused".to_owned()),
+        // A manual choice without a duration holds until `resume`.
+        None if paused_flag(s) || s.manual.is_some() => {
+            parts.push("automatic switching paused until resume".to_owned())
+        }
         None => parts.push("automatic switching on".to_owned()),
     }
     if let Some(m) = &s.manual {
@@ -332,36 +347,22 @@ mod tests {
     use crate::model::snapshot::{
         CpuTimes, LatencyHistogram, PsiLine, PsiView, SchedView, SourceStatus,
     };
-    use crate::switching::SwitchingStatus;
 
+    /// Built from JSON so that fields the protocol adds later (with serde
+    /// defaults) do not break these tests.
     fn status() -> DaemonStatus {
-        DaemonStatus {
-            protocol: 1,
-            version: "0.1.0".into(),
-            pid: 42,
-            started_unix_ms: 1_000,
-            backend: "scx".into(),
-            dry_run: false,
-            interval_ms: 1000,
-            class: Some(WorkloadClass::Mixed),
-            confidence: 0.8,
-            reasons: vec!["hogs beside a latency-sensitive task".into()],
-            scheduler: "scx_lavd".into(),
-            since_unix_ms: 2_000,
-            switching: SwitchingStatus {
-                active: Some(WorkloadClass::CpuBound),
-                judging: None,
-                blocked: vec![(WorkloadClass::Idle, 30)],
-                backed_off: vec![],
-                cooldown_left_secs: 12,
-                switches_last_hour: 1,
-            },
-            paused_until_unix_ms: Some(70_000),
-            manual: Some("scx_lavd".into()),
-            recent: vec![],
-            sources: vec![],
-            dropped_intervals: 0,
-        }
+        serde_json::from_value(serde_json::json!({
+            "protocol": 1, "version": "0.1.0", "pid": 42, "started_unix_ms": 1000,
+            "backend": "scx", "dry_run": false, "interval_ms": 1000,
+            "class": "mixed", "confidence": 0.8,
+            "reasons": ["hogs beside a latency-sensitive task"],
+            "scheduler": "scx_lavd", "since_unix_ms": 2000,
+            "switching": {"active": "cpu_bound", "judging": null, "blocked": [["idle", 30]],
+                          "backed_off": [], "cooldown_left_secs": 12, "switches_last_hour": 1},
+            "paused_until_unix_ms": 70000, "manual": "scx_lavd",
+            "recent": [], "sources": [], "dropped_intervals": 0
+        }))
+        .unwrap()
     }
 
     #[test]
@@ -370,6 +371,12 @@ mod tests {
         assert_eq!(
             switching_state(&s, 10_000),
             "automatic switching paused for 60 s more; manual choice scx_lavd; cooldown 12 s; blocked after rollback: idle 30 s"
+        );
+        let mut held = status();
+        held.paused_until_unix_ms = None;
+        assert!(
+            switching_state(&held, 10_000)
+                .starts_with("automatic switching paused until resume; manual choice scx_lavd")
         );
         let mut on = status();
         on.paused_until_unix_ms = None;
