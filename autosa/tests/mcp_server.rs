@@ -550,7 +550,12 @@ async fn a_hung_garbled_or_mismatched_daemon_gives_a_clear_error() {
 
     let hung = dir.path().join("hung.sock");
     raw_daemon(&hung, None);
-    let client = connect_with(&hung, &config, &["--timeout", "300ms"]).await;
+    let client = connect_with(
+        &hung,
+        &config,
+        &["--timeout", "300ms", "--switch-timeout", "400ms"],
+    )
+    .await;
     let started = std::time::Instant::now();
     let (message, kind) = error_of("get_status", &call(&client, "get_status", json!({})).await);
     assert_eq!(kind, "daemon_failed", "{message}");
@@ -564,6 +569,10 @@ async fn a_hung_garbled_or_mismatched_daemon_gives_a_clear_error() {
     // A hung daemon is not an absent one: no local sampling behind its back.
     let (_, kind) = error_of("recommend", &call(&client, "recommend", json!({})).await);
     assert_eq!(kind, "daemon_failed");
+    let r = call(&client, "request_switch", json!({"name": "scx_lavd"})).await;
+    let (message, kind) = error_of("request_switch", &r);
+    assert_eq!(kind, "daemon_failed", "{message}");
+    assert!(message.contains("no answer from"), "{message}");
     client.cancel().await.unwrap();
 
     let garbled = dir.path().join("garbled.sock");

@@ -13,14 +13,23 @@ use super::error::ToolError;
 #[derive(Debug, Clone)]
 pub struct DaemonLink {
     socket: PathBuf,
-    timeout: Duration,
+    /// For questions (status, snapshot, …): the daemon answers from memory.
+    read_timeout: Duration,
+    /// For switch, pause and resume: starting a sched_ext scheduler may take
+    /// many seconds (about 24 s for scx_lavd measured in a slow VM).
+    command_timeout: Duration,
 }
 
 impl DaemonLink {
-    pub fn new(socket: impl Into<PathBuf>, timeout: Duration) -> DaemonLink {
+    pub fn new(
+        socket: impl Into<PathBuf>,
+        read_timeout: Duration,
+        command_timeout: Duration,
+    ) -> DaemonLink {
         DaemonLink {
             socket: socket.into(),
-            timeout,
+            read_timeout,
+            command_timeout,
         }
     }
 
@@ -31,7 +40,13 @@ impl DaemonLink {
     /// One request, one response; a `Response::Error` becomes
     /// [`ToolError::Refused`] with the daemon's own message.
     pub async fn call(&self, request: Request) -> Result<Response, ToolError> {
-        let client = Client::new(self.socket.clone()).with_timeout(self.timeout);
+        let timeout = match request {
+            Request::Switch { .. } | Request::Pause { .. } | Request::Resume => {
+                self.command_timeout
+            }
+            _ => self.read_timeout,
+        };
+        let client = Client::new(self.socket.clone()).with_timeout(timeout);
         let answer = tokio::task::spawn_blocking(move || client.call(&request))
             .await
             .map_err(|e| ToolError::Daemon {

@@ -17,6 +17,12 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// For values the kernel gives with two decimals (PSI averages, load) that
+/// went through an `f32` on the way.
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
 fn class_name(c: Option<WorkloadClass>) -> &'static str {
     c.map_or("unknown (no interval yet)", WorkloadClass::as_str)
 }
@@ -114,7 +120,7 @@ pub fn daemon_recommendation(s: &DaemonStatus, now_unix_ms: u64) -> DaemonRecomm
     DaemonRecommendation {
         source: "daemon",
         class: s.class,
-        confidence: s.confidence,
+        confidence: round3(s.confidence),
         reasons: s.reasons.clone(),
         scheduler: s.scheduler.clone(),
         backend: s.backend.clone(),
@@ -171,8 +177,8 @@ pub struct PsiSummary {
 impl PsiSummary {
     fn of(r: &PsiResource) -> PsiSummary {
         PsiSummary {
-            some_avg10_pct: r.some.avg10,
-            full_avg10_pct: r.full.map(|f| f.avg10),
+            some_avg10_pct: round2(r.some.avg10),
+            full_avg10_pct: r.full.map(|f| round2(f.avg10)),
             some_stall_fraction: round3(r.some.stall_fraction),
         }
     }
@@ -272,7 +278,7 @@ pub fn metrics_summary(s: &Snapshot, top: usize) -> MetricsSummary {
             system_fraction: round3(t.system + t.irq + t.softirq),
             iowait_fraction: round3(t.iowait),
             steal_fraction: round3(t.steal),
-            load1: s.load.load1,
+            load1: round2(s.load.load1),
             procs_running: s.load.procs_running,
             procs_blocked: s.load.procs_blocked,
             context_switches_per_sec: s.cpu.context_switches_per_sec.round(),
@@ -437,12 +443,13 @@ mod tests {
             idle: 0.25,
             ..CpuTimes::default()
         };
+        s.load.load1 = f64::from(22.4f32);
         s.memory.total_bytes = 1000;
         s.memory.available_bytes = 250;
         s.psi = Some(PsiView {
             cpu: PsiResource {
                 some: PsiLine {
-                    avg10: 12.5,
+                    avg10: f64::from(12.5f32),
                     stall_fraction: 0.1234,
                     ..PsiLine::default()
                 },
@@ -483,6 +490,7 @@ mod tests {
         let m = metrics_summary(&s, 2);
         assert_eq!(m.cpu.busy_fraction, 0.75);
         assert_eq!(m.memory_available_fraction, 0.25);
+        assert_eq!(m.cpu.load1, 22.4, "f32 artefacts rounded away");
         let r = m.runq_latency.as_ref().unwrap();
         assert_eq!((r.mean_ms, r.p50_ms, r.p99_ms), (2.0, 0.05, 5.6));
         assert_eq!(r.max_ms, 8.389);

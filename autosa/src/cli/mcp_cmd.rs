@@ -13,9 +13,13 @@ pub struct Args {
     /// The daemon's control socket [default: /run/autosa/autosa.sock].
     #[arg(long, env = "AUTOSA_SOCKET")]
     socket: Option<PathBuf>,
-    /// How long to wait for the daemon's answer to one request.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    /// How long to wait for the daemon's answer to a question (status, metrics, …).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     timeout: Duration,
+    /// How long to wait for the daemon's answer to switch, pause or resume
+    /// (starting a sched_ext scheduler can take many seconds).
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    switch_timeout: Duration,
 }
 
 /// Serves MCP on stdin/stdout until the client closes stdin. Logs go to
@@ -24,7 +28,10 @@ pub fn run(args: Args, config_path: &Path) -> anyhow::Result<()> {
     let config = super::load_config(config_path)?;
     let socket = args.socket.unwrap_or_else(default_socket_path);
     tracing::info!(socket = %socket.display(), "serving MCP on stdio");
-    let server = AutosaMcp::new(DaemonLink::new(socket, args.timeout), config);
+    let server = AutosaMcp::new(
+        DaemonLink::new(socket, args.timeout, args.switch_timeout),
+        config,
+    );
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
