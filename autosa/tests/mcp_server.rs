@@ -601,3 +601,28 @@ async fn a_hung_garbled_or_mismatched_daemon_gives_a_clear_error() {
     assert!(message.contains("same autosa"), "{message}");
     client.cancel().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_recommend_stops_sampling() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = connect(&dir.path().join("absent.sock"), &config_file(dir.path())).await;
+    let long = CallToolRequestParams::new("recommend")
+        .with_arguments(json!({"duration_secs": 60}).as_object().cloned().unwrap());
+    // Dropping the call sends notifications/cancelled for it.
+    let dropped = tokio::time::timeout(Duration::from_millis(600), client.call_tool(long)).await;
+    assert!(dropped.is_err(), "a 60 s sampling cannot answer in 600 ms");
+    // Samplings run one at a time: this one can only start once the
+    // cancelled one has stopped, which must be long before its 60 s.
+    let started = std::time::Instant::now();
+    let (_, v) = ok_json(
+        "recommend",
+        &call(&client, "recommend", json!({"duration_secs": 1})).await,
+    );
+    assert_eq!(v["source"], "standalone");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the cancelled sampling kept running: {:?}",
+        started.elapsed()
+    );
+    client.cancel().await.unwrap();
+}

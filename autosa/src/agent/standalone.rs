@@ -138,4 +138,16 @@ mod tests {
         assert_eq!(intervals_for(s(1), s(2)), 1);
         assert_eq!(intervals_for(s(1), Duration::ZERO), 1_000_000_000);
     }
+
+    #[test]
+    fn a_cancelled_request_stops_before_sampling() {
+        let mut config = Config::default();
+        config.collect.bpf = false;
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let started = std::time::Instant::now();
+        let r = sample(&config, Duration::from_secs(60), &cancel);
+        assert!(matches!(r, Err(ToolError::Cancelled)), "{r:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
 }
