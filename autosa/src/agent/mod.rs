@@ -7,13 +7,15 @@
 //! Nothing from a request is ever run as a command.
 //!
 //! `args` holds the tool arguments and their validation, `tools` the tool
-//! table, `summary` the pure shaping of daemon answers for an agent,
-//! `daemon` the control-socket link, `standalone` the local sampling,
-//! `server` the rmcp handler that ties them together.
+//! table, `summary` and `metrics` the pure shaping of the daemon's status
+//! and snapshot for an agent, `daemon` the control-socket link,
+//! `standalone` the local sampling, `server` the rmcp handler that ties
+//! them together.
 
 pub mod args;
 pub mod daemon;
 pub mod error;
+pub mod metrics;
 pub mod server;
 pub mod standalone;
 pub mod summary;

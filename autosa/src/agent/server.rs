@@ -24,6 +24,7 @@ use crate::control::protocol::Request;
 use super::args::{self, HistoryArgs, MetricsArgs, NoArgs, PauseArgs, RecommendArgs, SwitchArgs};
 use super::daemon::DaemonLink;
 use super::error::{NO_SWITCH_WITHOUT_DAEMON, ToolError};
+use super::metrics;
 use super::standalone;
 use super::summary;
 use super::tools;
@@ -110,8 +111,8 @@ impl AutosaMcp {
         let a: MetricsArgs = args::parse(a)?;
         let top = args::bounded("top", a.top, args::TOP_DEFAULT, args::TOP_MAX)?;
         let snapshot = self.daemon.snapshot().await?;
-        let m = summary::metrics_summary(&snapshot, top);
-        Ok(Reply::new(summary::metrics_line(&m), &m))
+        let m = metrics::metrics_summary(&snapshot, top);
+        Ok(Reply::new(metrics::metrics_line(&m), &m))
     }
 
     async fn recommend(
