@@ -31,7 +31,12 @@ pub const NAMES: [&str; 8] = [
 ];
 
 fn schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
-    schema_for_input::<T>().expect("argument types are JSON objects")
+    let mut schema = schema_for_input::<T>().expect("argument types are JSON objects");
+    // Some function-calling clients insist on `properties`, even empty.
+    if !schema.contains_key("properties") {
+        Arc::make_mut(&mut schema).insert("properties".into(), serde_json::json!({}));
+    }
+    schema
 }
 
 fn reads(title: &str) -> ToolAnnotations {
@@ -154,6 +159,8 @@ mod tests {
         assert_eq!(name["maxLength"], 64);
         assert_eq!(switch["required"], serde_json::json!(["name"]));
         assert_eq!(switch["additionalProperties"], false);
+        assert_eq!(tools[0].input_schema["properties"], serde_json::json!({}));
+        assert_eq!(tools[0].input_schema["additionalProperties"], false);
         let rec = &tools[2].input_schema["properties"]["duration_secs"];
         assert_eq!(rec["maximum"], 60);
         assert_eq!(rec["type"], "integer", "optional, not nullable: {rec}");
