@@ -4,6 +4,7 @@
 //! the per-interval `Snapshot`) → `policy` (classify, recommend) → switching
 //! and backends. `view` renders snapshots for people; `cli` wires commands.
 
+pub mod agent;
 pub mod backend;
 pub mod cli;
 pub mod collect;

@@ -31,6 +31,9 @@ _autosa() {
             autosa,install)
                 cmd="autosa__subcmd__install"
                 ;;
+            autosa,mcp)
+                cmd="autosa__subcmd__mcp"
+                ;;
             autosa,pause)
                 cmd="autosa__subcmd__pause"
                 ;;
@@ -97,6 +100,9 @@ _autosa() {
             autosa__subcmd__help,install)
                 cmd="autosa__subcmd__help__subcmd__install"
                 ;;
+            autosa__subcmd__help,mcp)
+                cmd="autosa__subcmd__help__subcmd__mcp"
+                ;;
             autosa__subcmd__help,pause)
                 cmd="autosa__subcmd__help__subcmd__pause"
                 ;;
@@ -143,7 +149,7 @@ _autosa() {
 
     case "${cmd}" in
         autosa)
-            opts="-h -V --config --log --socket --help --version run snapshot recommend record replay doctor top status schedulers switch pause resume history config install help"
+            opts="-h -V --config --log --socket --help --version run snapshot recommend record replay doctor top status schedulers switch pause resume history config install mcp help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -329,7 +335,7 @@ _autosa() {
             return 0
             ;;
         autosa__subcmd__help)
-            opts="run snapshot recommend record replay doctor top status schedulers switch pause resume history config install help"
+            opts="run snapshot recommend record replay doctor top status schedulers switch pause resume history config install mcp help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -427,6 +433,20 @@ _autosa() {
             return 0
             ;;
         autosa__subcmd__help__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        autosa__subcmd__help__subcmd__mcp)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -645,6 +665,40 @@ _autosa() {
                     ;;
                 --sched-ext)
                     COMPREPLY=($(compgen -W "auto yes no" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        autosa__subcmd__mcp)
+            opts="-h --timeout --switch-timeout --config --log --socket --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --switch-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --config)

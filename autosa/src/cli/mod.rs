@@ -6,6 +6,7 @@ mod control_call;
 mod doctor_cmd;
 mod history_cmd;
 mod install_cmd;
+mod mcp_cmd;
 mod recommend_cmd;
 mod record_cmd;
 mod replay_cmd;
@@ -81,6 +82,9 @@ pub enum Command {
     /// Install the binary, the systemd unit and a default configuration
     /// (an existing one is kept).
     Install(install_cmd::Args),
+    /// Serve autosa to an LLM agent over MCP (stdio): status, metrics,
+    /// recommendations, history, and switch/pause/resume requests to the daemon.
+    Mcp(mcp_cmd::Args),
 }
 
 pub fn main() -> anyhow::Result<()> {
@@ -102,6 +106,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Resume => switch_cmd::resume(&cli.config, cli.socket.as_deref()),
         Command::History(args) => history_cmd::run(args, &cli.config, cli.socket.as_deref()),
         Command::Install(args) => install_cmd::run(args),
+        Command::Mcp(args) => mcp_cmd::run(args, &cli.config, cli.socket.as_deref()),
     }
 }
 
