@@ -98,6 +98,7 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
         }
     }
 
+    watch_for_shutdown(backend.interrupter())?;
     let start = Instant::now();
     let started_unix_ms = unix_ms_now();
     let live = Live::new(LiveState {
@@ -220,6 +221,27 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
     control_cancel.cancel();
     let _ = server.await;
     result
+}
+
+/// SIGTERM or SIGINT during a long backend step (a sched_ext scheduler that
+/// takes many seconds to load) cuts that step short, so the loop gets to the
+/// signal and the restore at once instead of after the step's timeout.
+fn watch_for_shutdown(interrupter: Option<crate::backend::Interrupter>) -> anyhow::Result<()> {
+    let Some(interrupt) = interrupter else {
+        return Ok(());
+    };
+    // Every registered listener of a signal is woken: the loop's own
+    // listeners still see it.
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        interrupt();
+    });
+    Ok(())
 }
 
 /// Binds the metrics listener when `[metrics] enabled`.

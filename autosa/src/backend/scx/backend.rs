@@ -225,6 +225,11 @@ impl Backend for ScxBackend {
 
     fn resume(&mut self, _target: Option<&Target>) {}
 
+    fn interrupter(&self) -> Option<super::super::Interrupter> {
+        let handle = self.handle.clone();
+        Some(Box::new(move || handle.abort_start()))
+    }
+
     fn take_failure(&mut self) -> Option<String> {
         self.failure.take()
     }

@@ -88,6 +88,9 @@ pub(super) enum Command {
     Status {
         reply: oneshot::Sender<ScxStatus>,
     },
+    /// Give up a start that is still waiting for sched_ext (the daemon is
+    /// shutting down): stop the child, answer the start with `Cancelled`.
+    AbortStart,
 }
 
 /// The daemon's side of the supervisor. Cheap to clone.
@@ -126,6 +129,12 @@ impl ScxHandle {
     }
 
     /// Unrequested ends of the scheduler: exit, ejection, replacement.
+    /// Aborts a start in progress, if any, without waiting (callable from a
+    /// signal handler task while the daemon is blocked in that start).
+    pub fn abort_start(&self) {
+        let _ = self.commands.try_send(Command::AbortStart);
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<ScxEvent> {
         self.events.subscribe()
     }

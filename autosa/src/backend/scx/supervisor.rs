@@ -95,6 +95,8 @@ impl Supervisor {
             Command::Status { reply } => {
                 let _ = reply.send(self.status(None));
             }
+            // No start in progress: nothing to abort.
+            Command::AbortStart => {}
         }
     }
 
@@ -274,6 +276,10 @@ impl Supervisor {
                 command = self.inbox.recv(), if inbox_open => match command {
                     Some(Command::Status { reply }) => {
                         let _ = reply.send(self.status(Some(running)));
+                    }
+                    Some(Command::AbortStart) => {
+                        stop_child(&self.config, running, true).await?;
+                        return Err(ScxError::Cancelled { scheduler });
                     }
                     Some(command) => self.deferred.push_back(command),
                     // Every handle dropped: the run loop sees it after this start.
