@@ -5,6 +5,7 @@
 mod bench;
 mod bench_benefit;
 mod build_ebpf;
+mod chaos;
 mod eval;
 mod toolchain;
 mod vm;
@@ -30,6 +31,8 @@ enum Command {
     Eval(eval::Args),
     /// The sched_ext test VM.
     Vm(vm::Args),
+    /// Fault injection: 100 SIGKILLs of the daemon mid-switch, then the chaos tests.
+    Chaos(chaos::Args),
 }
 
 fn main() {
@@ -47,5 +50,6 @@ fn dispatch() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Vm(args) => vm::run(args),
+        Command::Chaos(args) => chaos::run(args),
     }
 }
