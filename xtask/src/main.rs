@@ -7,6 +7,7 @@ mod bench_benefit;
 mod build_ebpf;
 mod chaos;
 mod eval;
+mod soak;
 mod toolchain;
 mod vm;
 
@@ -33,6 +34,8 @@ enum Command {
     Vm(vm::Args),
     /// Fault injection: 100 SIGKILLs of the daemon mid-switch, then the chaos tests.
     Chaos(chaos::Args),
+    /// Long run under a changing load: memory slope, fds, dropped intervals.
+    Soak(soak::Args),
 }
 
 fn main() {
@@ -51,5 +54,6 @@ fn dispatch() -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Vm(args) => vm::run(args),
         Command::Chaos(args) => chaos::run(args),
+        Command::Soak(args) => soak::run(args),
     }
 }
