@@ -2,8 +2,9 @@
 //! changes every `--phase-secs` (CPU hogs beside a 1 ms sleeper, fio random
 //! I/O, stress-ng pipe ping-pong, idle), for `--minutes`.
 //!
-//! Every 10 s: the daemon's RSS, open file descriptors and threads. At the
-//! end: the memory slope (least squares, KiB/min, after the warm-up), fd
+//! Every 10 s: the daemon's RSS (and its anonymous part), open file
+//! descriptors and threads. At the end: the memory slope (least squares,
+//! KiB/min, after the warm-up; the bound is on anonymous memory), fd
 //! and thread growth, intervals the daemon dropped (its log), and what the
 //! eBPF side could not record (ring-buffer events lost, maps full) as seen by
 //! a recorder beside it (`autosa record`, 1 s: the daemon does not report
@@ -39,7 +40,7 @@ pub struct Args {
     /// Samples before this many minutes are left out of the slope.
     #[arg(long, default_value_t = 2.0)]
     warmup_minutes: f64,
-    /// Fail above this RSS slope (KiB per minute).
+    /// Fail above this slope of anonymous RSS (KiB per minute).
     #[arg(long, default_value_t = 64.0)]
     max_slope_kib_per_min: f64,
 }
@@ -63,6 +64,9 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 struct Sample {
     minutes: f64,
     rss_kib: u64,
+    /// Anonymous memory (heap, stacks): what a leak grows. The rest of RSS
+    /// is mostly the binary's pages, faulted in as new code paths run.
+    anon_kib: u64,
     fds: usize,
     threads: u64,
 }
@@ -81,6 +85,7 @@ fn sample(pid: u32, minutes: f64) -> Option<Sample> {
     Some(Sample {
         minutes,
         rss_kib: field("VmRSS:")?,
+        anon_kib: field("RssAnon:")?,
         threads: field("Threads:")?,
         fds: fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count(),
     })
@@ -274,8 +279,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let minutes = start.elapsed().as_secs_f64() / 60.0;
             if let Some(s) = sample(pid, minutes) {
                 println!(
-                    "{:6.2} min  phase {:<11}  rss {:6} KiB  fds {:3}  threads {:3}",
-                    s.minutes, phase.name, s.rss_kib, s.fds, s.threads
+                    "{:6.2} min  phase {:<11}  rss {:6} KiB  anon {:6} KiB  fds {:3}  threads {:3}",
+                    s.minutes, phase.name, s.rss_kib, s.anon_kib, s.fds, s.threads
                 );
                 samples.push(s);
             }
@@ -311,9 +316,14 @@ fn report(
         .collect();
     let points: Vec<(f64, f64)> = after
         .iter()
+        .map(|s| (s.minutes, s.anon_kib as f64))
+        .collect();
+    let rss_points: Vec<(f64, f64)> = after
+        .iter()
         .map(|s| (s.minutes, s.rss_kib as f64))
         .collect();
     let slope = slope(&points);
+    let rss_slope = self::slope(&rss_points);
     let (first, last) = (after.first(), after.last());
     let fd_growth = match (first, last) {
         (Some(a), Some(b)) => b.fds as i64 - a.fds as i64,
@@ -355,12 +365,16 @@ fn report(
     );
     match (slope, first, last) {
         (Some(k), Some(a), Some(b)) => println!(
-            "memory: RSS {} → {} KiB after {:.1} min warm-up; slope {k:+.1} KiB/min over {} samples (bound {})",
-            a.rss_kib,
-            b.rss_kib,
+            "memory after {:.1} min warm-up, {} samples: anonymous {} → {} KiB, slope {k:+.1} KiB/min \
+             (bound {}); RSS {} → {} KiB, slope {:+.1} KiB/min",
             args.warmup_minutes,
             points.len(),
-            args.max_slope_kib_per_min
+            a.anon_kib,
+            b.anon_kib,
+            args.max_slope_kib_per_min,
+            a.rss_kib,
+            b.rss_kib,
+            rss_slope.unwrap_or(0.0)
         ),
         _ => println!("memory: too few samples after the warm-up for a slope"),
     }
