@@ -292,6 +292,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(200));
     }
     drop(phase);
+    // fio's data file; the logs and the recording stay for inspection.
+    let _ = fs::remove_file(dir.join("soak.0.0"));
     let exit = daemon.terminate();
     recorder.terminate();
     let text = fs::read_to_string(&log_path).unwrap_or_default();
