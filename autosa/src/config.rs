@@ -173,22 +173,58 @@ pub enum ConfigError {
         column: usize,
         message: String,
     },
-    #[error("{path}: `{key}`: {message}")]
+    /// A value serde accepted but validation did not; `line` is where the
+    /// key is written (none when it is not in the file, e.g. a relation
+    /// between a written key and a default).
+    #[error("{}: `{key}`: {message}", located(path, *line))]
     Invalid {
         path: PathBuf,
+        line: Option<usize>,
         key: String,
         message: String,
     },
 }
 
+fn located(path: &Path, line: Option<usize>) -> String {
+    match line {
+        Some(line) => format!("{}:{line}", path.display()),
+        None => path.display().to_string(),
+    }
+}
+
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text, path)
+        Self::from_bytes(&bytes, path)
+    }
+
+    /// Parses and validates the bytes of a config file; `path` is only used
+    /// in messages.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, ConfigError> {
+        // Say where the bad byte is, not only "stream did not contain valid UTF-8".
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            let valid = &bytes[..e.valid_up_to()];
+            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+            let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let column = String::from_utf8_lossy(&valid[line_start..])
+                .chars()
+                .count()
+                + 1;
+            ConfigError::Parse {
+                path: path.to_owned(),
+                line,
+                column,
+                message: format!(
+                    "invalid UTF-8 (byte 0x{:02x}): the configuration must be UTF-8 text",
+                    bytes[e.valid_up_to()]
+                ),
+            }
+        })?;
+        Self::parse(text, path)
     }
 
     /// Reads the file if it exists, the defaults if it does not. Used for the
@@ -202,6 +238,12 @@ impl Config {
 
     /// Parses and validates TOML text; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        check_tables(text).map_err(|(key, message)| ConfigError::Invalid {
+            path: path.to_owned(),
+            line: key_line(text, &key),
+            key,
+            message,
+        })?;
         let config: Config = toml::from_str(text).map_err(|e| {
             let (line, column) = line_column(text, e.span());
             ConfigError::Parse {
@@ -215,6 +257,7 @@ impl Config {
             .validate()
             .map_err(|(key, message)| ConfigError::Invalid {
                 path: path.to_owned(),
+                line: key_line(text, &key),
                 key,
                 message,
             })?;
@@ -249,19 +292,41 @@ impl Config {
                 format!("{} is out of range: use 1 to 1000", c.top_tasks),
             ));
         }
+        for (key, root) in [
+            ("collect.proc_root", &c.proc_root),
+            ("collect.sys_root", &c.sys_root),
+        ] {
+            if !root.is_absolute() {
+                return Err((
+                    key.into(),
+                    format!("{} is not an absolute path", root.display()),
+                ));
+            }
+        }
+        // Each section validates itself; the full dotted key is kept so the
+        // message can point at its line.
+        use crate::policy::config::ConfigError as Policy;
+        use crate::switching::config::ConfigError as Switching;
+        self.policy.validate().map_err(|e| {
+            let key = match &e {
+                Policy::Invalid { key, .. } => format!("policy.{key}"),
+                Policy::Scheduler { class, .. } => format!("policy.plans.{class}.scx"),
+            };
+            (key, e.to_string())
+        })?;
+        self.switching.validate().map_err(|e| {
+            let Switching::Invalid { key, .. } = &e;
+            (format!("switching.{key}"), e.to_string())
+        })?;
+        self.eevdf
+            .validate()
+            .map_err(|e| (format!("eevdf.{}", e.key), e.to_string()))?;
+        self.scx
+            .validate()
+            .map_err(|e| (format!("scx.{}", e.key), e.to_string()))?;
         self.metrics
             .listen_addr()
             .map_err(|m| ("metrics.listen".to_owned(), m))?;
-        // Each section validates itself; its message names the key inside it.
-        self.policy
-            .validate()
-            .map_err(|e| ("policy".to_owned(), e.to_string()))?;
-        self.switching
-            .validate()
-            .map_err(|e| ("switching".to_owned(), e.to_string()))?;
-        self.eevdf
-            .validate()
-            .map_err(|e| ("eevdf".to_owned(), e.to_string()))?;
         self.control
             .validate()
             .map_err(|e| ("control".to_owned(), e))?;
@@ -288,6 +353,91 @@ fn line_column(text: &str, span: Option<Range<usize>>) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)
+}
+
+/// serde fills a struct from an array by position, so `collect = [1, 2]`
+/// would read as `interval = 1` and fail with "expected a duration": refuse
+/// anything but a table where the configuration has a table, by name.
+fn check_tables(text: &str) -> Result<(), (String, String)> {
+    fn walk(key: &str, want: &toml::Table, have: &toml::Table) -> Result<(), (String, String)> {
+        for (name, default) in want {
+            let (toml::Value::Table(want), Some(value)) = (default, have.get(name)) else {
+                continue;
+            };
+            let full = if key.is_empty() {
+                name.clone()
+            } else {
+                format!("{key}.{name}")
+            };
+            match value {
+                toml::Value::Table(have) => walk(&full, want, have)?,
+                other => {
+                    return Err((
+                        full.clone(),
+                        format!(
+                            "{} given where a table is needed: write it as [{full}] or {{ key = value, … }}",
+                            other.type_str()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+    // Text that does not parse as TOML is left to the typed parse, which
+    // says where.
+    let Ok(have) = toml::from_str::<toml::Table>(text) else {
+        return Ok(());
+    };
+    let Ok(toml::Value::Table(want)) = toml::Value::try_from(Config::default()) else {
+        return Ok(());
+    };
+    walk("", &want, &have)
+}
+
+/// The 1-based line where the dotted `key` (`collect.interval`) is written:
+/// a `key = …` line under its table header, a dotted key, or the key's own
+/// `[table]` header. A line scan, not a TOML parser: it runs only on text
+/// that already parsed, to point at a value validation refused.
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    fn path(dotted: &str) -> Vec<String> {
+        dotted
+            .split('.')
+            .map(|p| p.trim().trim_matches(|c| c == '"' || c == '\'').to_owned())
+            .collect()
+    }
+    let want = path(key);
+    // `a.b` names `a.b.c`'s value too (inline tables), and `a.b.c = …` is
+    // part of the value of `a.b`.
+    let hits = |have: &[String]| {
+        let n = have.len().min(want.len());
+        n > 0 && have[..n] == want[..n]
+    };
+    let mut table: Vec<String> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        if let Some(header) = line.strip_prefix('[') {
+            let header = header.trim_start_matches('[');
+            let Some(end) = header.find(']') else {
+                continue;
+            };
+            table = path(&header[..end]);
+            if table.len() >= want.len() && hits(&table) {
+                return Some(i + 1);
+            }
+            continue;
+        }
+        let Some(eq) = line.find('=') else { continue };
+        let mut full = table.clone();
+        full.extend(path(&line[..eq]));
+        if hits(&full) {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! instead of failing, and names the line of any other error.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,11 @@ use crate::model::snapshot::SNAPSHOT_VERSION;
 
 /// Version of the recording format (the header and the line framing).
 pub const RECORDING_FORMAT: u32 = 1;
+
+/// Longest line the reader accepts. A snapshot autosa writes is at most a
+/// few MiB (1000 tasks, 8192 events); a longer line is not a recording, and
+/// reading it whole would let a file take all memory.
+pub const MAX_LINE_BYTES: usize = 64 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordingHeader {
@@ -96,6 +101,10 @@ pub enum RecordError {
         #[source]
         source: serde_json::Error,
     },
+    #[error(
+        "recording line {line} is longer than {max} bytes: this is not a recording autosa wrote"
+    )]
+    LineTooLong { line: u64, max: usize },
     #[error("could not write the recording: {0}")]
     Write(#[source] io::Error),
 }
@@ -156,6 +165,17 @@ pub struct RecordingReader<R: BufRead> {
     line: u64,
     truncated_line: Option<u64>,
     done: bool,
+    max_line: usize,
+}
+
+/// Reads one line of at most `max` bytes into `text`; `Ok(None)` when longer.
+fn read_bounded<R: BufRead>(
+    input: &mut R,
+    text: &mut String,
+    max: usize,
+) -> io::Result<Option<usize>> {
+    let n = Read::take(input, max as u64 + 1).read_line(text)?;
+    Ok((n <= max).then_some(n))
 }
 
 impl RecordingReader<BufReader<File>> {
@@ -170,11 +190,19 @@ impl RecordingReader<BufReader<File>> {
 
 impl<R: BufRead> RecordingReader<R> {
     /// Read and check the header.
-    pub fn new(mut input: R) -> Result<Self, RecordError> {
+    pub fn new(input: R) -> Result<Self, RecordError> {
+        Self::with_max_line(input, MAX_LINE_BYTES)
+    }
+
+    /// Like [`RecordingReader::new`] with another line limit (tests).
+    pub fn with_max_line(mut input: R, max_line: usize) -> Result<Self, RecordError> {
         let mut first = String::new();
-        let n = input
-            .read_line(&mut first)
-            .map_err(|source| RecordError::Io { line: 1, source })?;
+        let n = read_bounded(&mut input, &mut first, max_line)
+            .map_err(|source| RecordError::Io { line: 1, source })?
+            .ok_or(RecordError::LineTooLong {
+                line: 1,
+                max: max_line,
+            })?;
         if n == 0 {
             return Err(RecordError::Empty);
         }
@@ -209,6 +237,7 @@ impl<R: BufRead> RecordingReader<R> {
             line: 1,
             truncated_line: None,
             done: false,
+            max_line,
         })
     }
 
@@ -231,9 +260,16 @@ impl<R: BufRead> Iterator for RecordingReader<R> {
             let mut text = String::new();
             self.line += 1;
             let line = self.line;
-            match self.input.read_line(&mut text) {
-                Ok(0) => self.done = true,
-                Ok(_) => {
+            match read_bounded(&mut self.input, &mut text, self.max_line) {
+                Ok(None) => {
+                    self.done = true;
+                    return Some(Err(RecordError::LineTooLong {
+                        line,
+                        max: self.max_line,
+                    }));
+                }
+                Ok(Some(0)) => self.done = true,
+                Ok(Some(_)) => {
                     let complete = text.ends_with('\n');
                     if text.trim().is_empty() {
                         continue;

@@ -5,9 +5,11 @@
 mod bench;
 mod bench_benefit;
 mod build_ebpf;
+mod chaos;
 mod docs;
 mod eval;
 mod install;
+mod soak;
 mod toolchain;
 mod vm;
 
@@ -36,6 +38,10 @@ enum Command {
     Docs(docs::Args),
     /// Build autosa (release) and install it: binary, systemd unit, default config.
     Install(install::Args),
+    /// Fault injection: 100 SIGKILLs of the daemon mid-switch, then the chaos tests.
+    Chaos(chaos::Args),
+    /// Long run under a changing load: memory slope, fds, dropped intervals.
+    Soak(soak::Args),
 }
 
 fn main() {
@@ -55,5 +61,7 @@ fn dispatch() -> anyhow::Result<()> {
         Command::Vm(args) => vm::run(args),
         Command::Docs(args) => docs::run(args),
         Command::Install(args) => install::run(args),
+        Command::Chaos(args) => chaos::run(args),
+        Command::Soak(args) => soak::run(args),
     }
 }

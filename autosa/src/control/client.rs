@@ -1,7 +1,7 @@
 //! A blocking client of the control socket: one request, one response.
 //! Used by the CLI, `autosa top` and `autosa mcp`.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -30,6 +30,10 @@ pub enum ClientError {
     #[error("the autosa daemon at {path} closed the connection without answering")]
     Closed { path: PathBuf },
 }
+
+/// Longest answer read: a status or snapshot is well under 1 MiB; a peer
+/// sending an endless line must not take the client's memory.
+pub const MAX_RESPONSE_BYTES: u64 = 16 << 20;
 
 pub struct Client {
     path: PathBuf,
@@ -69,7 +73,7 @@ impl Client {
         let mut line = serde_json::to_vec(request).expect("requests always serialise");
         line.push(b'\n');
         stream.write_all(&line).map_err(io)?;
-        let mut reader = BufReader::new(stream);
+        let mut reader = BufReader::new(stream).take(MAX_RESPONSE_BYTES);
         let mut answer = String::new();
         if reader.read_line(&mut answer).map_err(io)? == 0 {
             return Err(ClientError::Closed {

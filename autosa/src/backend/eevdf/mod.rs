@@ -43,6 +43,9 @@ impl Default for Roots {
     }
 }
 
+/// Notes remembered by [`EevdfBackend::say_once`] before they are forgotten.
+const SAID_MAX: usize = 4096;
+
 pub struct EevdfBackend<S: TaskSched = Syscalls> {
     config: EevdfConfig,
     proc: ProcRoot,
@@ -153,6 +156,11 @@ impl<S: TaskSched> EevdfBackend<S> {
     /// Notes that would repeat every interval (a process out of scope, a
     /// knob the kernel refuses) are logged and returned once only.
     fn say_once(&mut self, notes: &mut Vec<String>, note: String) {
+        // Notes name pids, so on a host with process churn the set would
+        // grow forever: forget them all now and then (a note may repeat).
+        if self.said.len() >= SAID_MAX {
+            self.said.clear();
+        }
         if self.said.insert(note.clone()) {
             tracing::info!("{note}");
             notes.push(note);

@@ -109,7 +109,7 @@ pub(crate) fn classify(
 ) -> BpfError {
     let detail = chain(err);
     match os_error(err) {
-        Some(libc::EPERM) | Some(libc::EACCES) if !memlock_bumped && is_root() => {
+        Some(libc::EPERM) | Some(libc::EACCES) if !memlock_bumped && may_use_bpf() => {
             BpfError::Memlock { detail }
         }
         Some(libc::EPERM) | Some(libc::EACCES) => BpfError::Permission { detail },
@@ -117,6 +117,39 @@ pub(crate) fn classify(
     }
 }
 
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
+/// Whether the process holds CAP_BPF or CAP_SYS_ADMIN: only then can an
+/// EPERM be the memlock limit. Root without them (a reduced bounding set, a
+/// container) is refused for want of the capability, and must be told so.
+fn may_use_bpf() -> bool {
+    const CAP_SYS_ADMIN: u32 = 21;
+    const CAP_BPF: u32 = 39;
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return nix::unistd::geteuid().is_root();
+    };
+    cap_eff(&status).map_or_else(
+        || nix::unistd::geteuid().is_root(),
+        |caps| caps & (1 << CAP_SYS_ADMIN | 1 << CAP_BPF) != 0,
+    )
+}
+
+/// The `CapEff:` mask of a `/proc/<pid>/status` text.
+fn cap_eff(status: &str) -> Option<u64> {
+    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn effective_capabilities_are_read() {
+        let status = "Name:\tautosa\nCapInh:\t0000000000000000\nCapEff:\t000001ffffffffff\n";
+        assert_eq!(cap_eff(status), Some(0x1ff_ffff_ffff));
+        // Root with bpf, perfmon and sys_admin dropped.
+        let dropped = 0x1ff_ffff_ffffu64 & !(1 << 21 | 1 << 38 | 1 << 39);
+        let caps = cap_eff(&format!("CapEff:\t{dropped:016x}\n")).unwrap();
+        assert_eq!(caps & (1 << 21 | 1 << 39), 0);
+        assert_eq!(cap_eff("Name: x\n"), None);
+    }
 }
