@@ -174,8 +174,12 @@ cooldown_secs = 1
 
 [eevdf]
 only_comms = [{comms}]
+
+[control]
+socket = "{}"
 "#,
-        state_dir.display()
+        state_dir.display(),
+        dir.join("autosa.sock").display()
     );
     fs::write(&path, text).unwrap();
     path

@@ -74,8 +74,9 @@ fn wait_for(rx: &mpsc::Receiver<String>, line: &str, seen: &mut Vec<String>) -> 
 
 fn config(dir: &Path, interval: &str, extra: &str) -> String {
     format!(
-        "[daemon]\nstate_dir = \"{}\"\n[collect]\ninterval = \"{interval}\"\nbpf = false\n{extra}",
-        dir.join("state").display()
+        "[daemon]\nstate_dir = \"{}\"\n[control]\nsocket = \"{}\"\n[collect]\ninterval = \"{interval}\"\nbpf = false\n{extra}",
+        dir.join("state").display(),
+        dir.join("autosa.sock").display()
     )
 }
 

@@ -91,9 +91,10 @@ fn get_metrics_from_the_running_daemon() {
     std::fs::write(
         &cfg,
         format!(
-            "[daemon]\nstate_dir = \"{}\"\n[collect]\ninterval = \"200ms\"\n\
+            "[daemon]\nstate_dir = \"{}\"\n[control]\nsocket = \"{}\"\n[collect]\ninterval = \"200ms\"\n\
              [metrics]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\n",
-            dir.path().join("state").display()
+            dir.path().join("state").display(),
+            dir.path().join("autosa.sock").display()
         ),
     )
     .unwrap();
@@ -195,9 +196,10 @@ fn a_taken_port_is_a_start_up_error() {
     std::fs::write(
         &cfg,
         format!(
-            "[daemon]\nstate_dir = \"{}\"\n[collect]\nbpf = false\n\
+            "[daemon]\nstate_dir = \"{}\"\n[control]\nsocket = \"{}\"\n[collect]\nbpf = false\n\
              [metrics]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\n",
-            dir.path().join("state").display()
+            dir.path().join("state").display(),
+            dir.path().join("autosa.sock").display()
         ),
     )
     .unwrap();

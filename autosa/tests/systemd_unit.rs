@@ -182,8 +182,9 @@ fn the_units_capabilities_load_ebpf() {
     std::fs::write(
         &cfg,
         format!(
-            "[daemon]\nstate_dir = \"{}\"\n[collect]\ninterval = \"200ms\"\nblock_latency = false\n",
-            dir.path().join("state").display()
+            "[daemon]\nstate_dir = \"{}\"\n[control]\nsocket = \"{}\"\n[collect]\ninterval = \"200ms\"\nblock_latency = false\n",
+            dir.path().join("state").display(),
+            dir.path().join("autosa.sock").display()
         ),
     )
     .unwrap();

@@ -243,6 +243,9 @@ fn write_config(dir: &Path, interval_ms: u64) -> anyhow::Result<(PathBuf, Config
 [daemon]
 state_dir = "{state}"
 
+[control]
+socket = "{socket}"
+
 [collect]
 interval = "{interval_ms}ms"
 top_tasks = 64
@@ -263,6 +266,7 @@ block_secs = 10
 only_comms = ["{HOG_COMM}", "{SLEEPER_COMM}"]
 "#,
         state = dir.join("state").display(),
+        socket = dir.join("autosa.sock").display(),
     );
     fs::write(&path, &text)?;
     let config = Config::parse(&text, &path).map_err(|e| anyhow::anyhow!("{e}"))?;

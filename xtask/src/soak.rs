@@ -177,9 +177,10 @@ fn start_phase(i: usize, root: &Path, dir: &Path, secs: u64) -> anyhow::Result<P
 fn write_config(dir: &Path, interval: Duration) -> anyhow::Result<PathBuf> {
     let path = dir.join("autosa.toml");
     let text = format!(
-        "[daemon]\nstate_dir = \"{}\"\n\n[collect]\ninterval = \"{}ms\"\ntop_tasks = 64\n\n\
+        "[daemon]\nstate_dir = \"{}\"\n\n[control]\nsocket = \"{}\"\n\n[collect]\ninterval = \"{}ms\"\ntop_tasks = 64\n\n\
          [eevdf]\nonly_comms = [\"soak-hog\", \"soak-sleep\"]\n",
         dir.join("state").display(),
+        dir.join("autosa.sock").display(),
         interval.as_millis()
     );
     fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;

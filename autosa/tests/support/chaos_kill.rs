@@ -224,6 +224,9 @@ fn write_config(dir: &Path, load: &Load, bpf: bool, name: &str) -> Result<PathBu
         r#"[daemon]
 state_dir = "{state}"
 
+[control]
+socket = "{socket}"
+
 [collect]
 interval = "100ms"
 top_tasks = 64
@@ -245,6 +248,7 @@ block_secs = 5
 only_comms = ["{hog}", "{sleeper}"]
 "#,
         state = dir.join("state").display(),
+        socket = dir.join("autosa.sock").display(),
         hog = load.hog_comm,
         sleeper = load.sleeper_comm,
     );
