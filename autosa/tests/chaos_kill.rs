@@ -9,6 +9,9 @@
 #[path = "support/chaos_kill.rs"]
 mod chaos_kill;
 
+#[path = "support/prereq.rs"]
+mod prereq;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -28,16 +31,7 @@ fn requirements_met(test: &str) -> bool {
     } else {
         None
     };
-    match missing {
-        None => true,
-        Some(what) if std::env::var_os("CI").is_some() => {
-            panic!("{test} needs {what} (CI is set, so this fails instead of skipping)")
-        }
-        Some(what) => {
-            eprintln!("skipping {test}: needs {what}");
-            false
-        }
-    }
+    prereq::run_or_skip(test, missing)
 }
 
 #[test]

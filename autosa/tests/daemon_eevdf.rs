@@ -9,6 +9,9 @@
 //! daemon may only touch this test's processes (`eevdf.only_comms`), so other
 //! work on the machine is left alone.
 
+#[path = "support/prereq.rs"]
+mod prereq;
+
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -55,16 +58,7 @@ fn requirements_met(test: &str) -> bool {
             Err(e) => Some(format!("sched_getattr ({e})")),
         }
     };
-    match missing {
-        None => true,
-        Some(what) if std::env::var_os("CI").is_some() => {
-            panic!("{test} needs {what} (CI is set, so this fails instead of skipping)")
-        }
-        Some(what) => {
-            eprintln!("skipping {test}: needs {what}");
-            false
-        }
-    }
+    prereq::run_or_skip(test, missing)
 }
 
 fn own_attr() -> std::io::Result<autosa::backend::journal::TaskAttr> {

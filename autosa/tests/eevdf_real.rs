@@ -2,6 +2,9 @@
 //! them multi-threaded) and a latency-sensitive sleeper. Needs root; under
 //! `CI` a missing privilege fails the test instead of skipping it.
 
+#[path = "support/prereq.rs"]
+mod prereq;
+
 use std::fs;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -17,14 +20,7 @@ const SLICE_NS: u64 = 300_000;
 
 /// Skip (or fail under CI) without root.
 fn root_or_skip(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{test} needs root (CI is set, so this fails instead of skipping)");
-    }
-    eprintln!("skipping {test}: needs root");
-    false
+    prereq::run_or_skip(test, (!nix::unistd::geteuid().is_root()).then_some("root"))
 }
 
 /// Every spawned child is killed and reaped, also when a test fails;
