@@ -35,7 +35,14 @@ pub fn run(source: Box<dyn Source>, mut model: TopModel) -> std::io::Result<()> 
             guard.terminal.draw(|f| draw(f, &model, &ui))?;
             dirty = false;
         }
-        match event::poll(POLL) {
+        // Wait on the terminal ourselves: on a terminal that went away
+        // (its pty closed: tmux or ssh killed) crossterm's poll spins on
+        // end-of-file forever, deaf to SIGTERM.
+        match wait_for_terminal(POLL) {
+            TerminalWait::HungUp => break,
+            TerminalWait::Ready | TerminalWait::Timeout => {}
+        }
+        match event::poll(Duration::ZERO) {
             Ok(true) => match event::read() {
                 Ok(Event::Key(k)) if k.kind == KeyEventKind::Press => {
                     let was_paused = ui.paused;
@@ -78,4 +85,35 @@ pub fn run(source: Box<dyn Source>, mut model: TopModel) -> std::io::Result<()> 
     }
     drop(guard);
     Ok(())
+}
+
+enum TerminalWait {
+    Ready,
+    Timeout,
+    HungUp,
+}
+
+/// Waits up to `timeout` for input on stdin; says when the terminal hung up.
+/// Without a terminal on stdin (crossterm then reads /dev/tty) it only sleeps.
+fn wait_for_terminal(timeout: Duration) -> TerminalWait {
+    use std::os::fd::AsRawFd;
+    let fd = std::io::stdin().as_raw_fd();
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        std::thread::sleep(timeout);
+        return TerminalWait::Timeout;
+    }
+    let mut fds = [libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    // SAFETY: one valid pollfd, its length passed.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, timeout.as_millis() as libc::c_int) };
+    if n > 0 && fds[0].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+        TerminalWait::HungUp
+    } else if n > 0 {
+        TerminalWait::Ready
+    } else {
+        TerminalWait::Timeout
+    }
 }
