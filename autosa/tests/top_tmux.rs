@@ -239,6 +239,36 @@ fn sigterm_restores_the_terminal() {
     t.assert_restored();
 }
 
+#[test]
+fn a_terminal_that_goes_away_ends_it() {
+    // Before: crossterm spun on the closed pty's end-of-file, deaf to
+    // SIGTERM; tops of killed tmux sessions each ate a third of a CPU.
+    if !have_tmux() {
+        return;
+    }
+    let t = Tmux::start(
+        "hangup",
+        &format!("{} top --standalone --no-bpf --interval 200ms", quoted(BIN)),
+    );
+    t.wait_for("the first frame", FIRST_FRAME, |s| {
+        s.contains("autosa top") && s.contains("confidence")
+    });
+    let top = child_of(t.pane_pid());
+    let _ = t.tmux(&["kill-server"]);
+    let start = std::time::Instant::now();
+    while std::path::Path::new(&format!("/proc/{top}")).exists() {
+        let stat = std::fs::read_to_string(format!("/proc/{top}/stat")).unwrap_or_default();
+        if stat.contains(") Z ") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "autosa top (pid {top}) still runs 10 s after its terminal went away"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn status(n: u64) -> DaemonStatus {
     DaemonStatus {
         protocol: PROTOCOL_VERSION,
