@@ -26,6 +26,8 @@ pub struct Args {
 enum Bench {
     /// A latency-sensitive sleeper beside CPU hogs, autosa off / on (eevdf backend).
     Benefit(crate::bench_benefit::BenefitArgs),
+    /// The daemon's own CPU, memory, threads and files at 1 s and 100 ms, and its size.
+    Footprint(crate::bench_footprint::FootprintArgs),
     /// Run-queue latency percentiles: autosa vs bpftrace (runqlat's logic) under load.
     Accuracy {
         /// Seconds of load per round.
@@ -91,9 +93,11 @@ END {{ clear(@qtime); }}
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     // The benefit bench drives the daemon, not bpftrace or perf.
-    if let Bench::Benefit(b) = args.bench {
-        return crate::bench_benefit::run(b);
-    }
+    let args = match args.bench {
+        Bench::Benefit(b) => return crate::bench_benefit::run(b),
+        Bench::Footprint(f) => return crate::bench_footprint::run(f),
+        other => Args { bench: other },
+    };
     preflight()?;
     let collector = build_collector()?;
     match args.bench {
@@ -104,7 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             cpu,
             empty_peer,
         } => cost(&collector, loops, cpu, empty_peer),
-        Bench::Benefit(_) => unreachable!("handled before the preflight"),
+        Bench::Benefit(_) | Bench::Footprint(_) => unreachable!("handled before the preflight"),
     }
 }
 

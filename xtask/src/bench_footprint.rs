@@ -1,0 +1,153 @@
+//! `cargo xtask bench footprint`: what the daemon itself costs. The release
+//! `autosa run --backend none` (eBPF on, decides and changes nothing) runs
+//! for a while at each interval; its CPU time (utime + stime from
+//! /proc/<pid>/stat, children included: it has none) over the run, its peak
+//! and final RSS, its threads and open files, and the binary's size.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+
+#[derive(clap::Args)]
+pub struct FootprintArgs {
+    /// Seconds measured per interval (after a warm-up of 5 s).
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+    /// Collection intervals to measure.
+    #[arg(long, value_delimiter = ',', default_value = "1s,100ms")]
+    intervals: Vec<String>,
+    /// The autosa binary (release).
+    #[arg(long, default_value = "target/release/autosa")]
+    autosa: PathBuf,
+}
+
+const WARMUP: Duration = Duration::from_secs(5);
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.0.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.0.wait();
+    }
+}
+
+/// utime + stime in clock ticks, and RSS in KiB.
+fn cpu_ticks_and_rss(pid: u32) -> anyhow::Result<(u64, u64)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let rest = &stat[stat.rfind(')').context("stat without comm")? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f[14 - 3].parse::<u64>()? + f[15 - 3].parse::<u64>()?;
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Ok((ticks, rss))
+}
+
+fn count_dir(path: &str) -> usize {
+    fs::read_dir(path).map(|d| d.count()).unwrap_or(0)
+}
+
+struct Figures {
+    interval: String,
+    cpu_percent: f64,
+    rss_peak_kib: u64,
+    rss_end_kib: u64,
+    threads: usize,
+    fds: usize,
+}
+
+fn measure(autosa: &Path, interval: &str, seconds: u64) -> anyhow::Result<Figures> {
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("autosa.toml");
+    fs::write(
+        &config,
+        format!(
+            "[daemon]\nstate_dir = \"{}\"\n\n[control]\nsocket = \"{}\"\n\n[collect]\ninterval = \"{interval}\"\n",
+            dir.path().join("state").display(),
+            dir.path().join("autosa.sock").display()
+        ),
+    )?;
+    let child = Command::new(autosa)
+        .args(["--log", "warn", "--config"])
+        .arg(&config)
+        .args(["run", "--backend", "none"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", autosa.display()))?;
+    let pid = child.id();
+    let daemon = Daemon(child);
+    std::thread::sleep(WARMUP);
+    let (t0, _) = cpu_ticks_and_rss(pid).context("the daemon exited during the warm-up")?;
+    let start = Instant::now();
+    let mut peak = 0;
+    while start.elapsed() < Duration::from_secs(seconds) {
+        let (_, rss) = cpu_ticks_and_rss(pid)?;
+        peak = peak.max(rss);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let (t1, rss_end) = cpu_ticks_and_rss(pid)?;
+    let elapsed = start.elapsed().as_secs_f64();
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let figures = Figures {
+        interval: interval.to_owned(),
+        cpu_percent: (t1 - t0) as f64 / hz / elapsed * 100.0,
+        rss_peak_kib: peak.max(rss_end),
+        rss_end_kib: rss_end,
+        threads: count_dir(&format!("/proc/{pid}/task")),
+        fds: count_dir(&format!("/proc/{pid}/fd")),
+    };
+    drop(daemon);
+    Ok(figures)
+}
+
+pub fn run(args: FootprintArgs) -> anyhow::Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .to_path_buf();
+    let autosa = root.join(&args.autosa);
+    ensure!(
+        autosa.is_file(),
+        "{} not found: build it with `cargo build --release -p autosa`",
+        autosa.display()
+    );
+    let size = fs::metadata(&autosa)?.len();
+    println!(
+        "autosa binary: {} ({:.1} MiB)",
+        autosa.display(),
+        size as f64 / (1 << 20) as f64
+    );
+    println!("\n| interval | CPU (% of one CPU) | RSS peak | RSS at end | threads | open files |");
+    println!("|---|---|---|---|---|---|");
+    for interval in &args.intervals {
+        let f = measure(&autosa, interval, args.seconds)?;
+        println!(
+            "| {} | {:.2} % | {:.1} MiB | {:.1} MiB | {} | {} |",
+            f.interval,
+            f.cpu_percent,
+            f.rss_peak_kib as f64 / 1024.0,
+            f.rss_end_kib as f64 / 1024.0,
+            f.threads,
+            f.fds
+        );
+    }
+    println!(
+        "\n`autosa run --backend none` (eBPF loaded, policy and switching run, nothing changed), {} s per interval after a {} s warm-up.",
+        args.seconds,
+        WARMUP.as_secs()
+    );
+    Ok(())
+}
