@@ -439,6 +439,20 @@ fn ensure_file(path: &str, size: &str, bytes: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Reads `path` once through the page cache.
+fn warm_page_cache(path: &str) -> anyhow::Result<()> {
+    println!("  reading {path} into the page cache…");
+    let started = Instant::now();
+    let mut f = fs::File::open(path).with_context(|| format!("opening {path}"))?;
+    let n = std::io::copy(&mut f, &mut std::io::sink())?;
+    println!(
+        "  {} MiB cached in {:.0} s",
+        n >> 20,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// Busy CPU fraction over `window` from /proc/stat.
 fn cpu_busy(window: Duration) -> anyhow::Result<f64> {
     fn read() -> anyhow::Result<(u64, u64)> {
@@ -497,6 +511,14 @@ fn run_workload(
         }
         WorkloadClass::MemoryBound => {
             ensure_file(MEM_FILE, "4G", 4 << 30)?;
+            // The file's pages go into the page cache first; the hog then
+            // makes the kernel evict most of them, so that the reads below
+            // fetch pages that were evicted (refaults): a working set larger
+            // than the memory left, which is what memory-bound means. Without
+            // this, 25 s of random reads on a quiet machine only fill a cold
+            // cache (measured: 0 refaults, 0 reclaim scans, PSI memory 0):
+            // plain read I/O, rightly called io_bound.
+            warm_page_cache(MEM_FILE)?;
             disturbed = wait_quiet()?;
             Some(MemoryHog::start()?)
         }
@@ -506,8 +528,14 @@ fn run_workload(
         disturbed = wait_quiet()?;
     }
     let mut load = Load::start(&commands(class, args.seconds))?;
-    // Let the load reach its steady state before recording.
-    thread::sleep(Duration::from_secs(2));
+    // Let the load reach its steady state before recording. Thrashing takes
+    // longer to set in (measured: refaults and reclaim scans start about
+    // 8 s after the reads begin, and grow for 10 s more).
+    let settle = match class {
+        WorkloadClass::MemoryBound => Duration::from_secs(15),
+        _ => Duration::from_secs(2),
+    };
+    thread::sleep(settle);
     load.check_running()?;
     println!("{class}: recording {} s", args.seconds);
     let status = Command::new(autosa)
