@@ -13,17 +13,6 @@ fn class_name(c: Option<WorkloadClass>) -> &'static str {
     c.map_or("unknown (no interval yet)", WorkloadClass::as_str)
 }
 
-/// Whether the daemon says automatic switching is paused until `resume`.
-/// The `paused` flag is a field the control server adds to the protocol;
-/// read through serde so this works with daemons that send it and with
-/// those that do not (absent: false).
-fn paused_flag(s: &DaemonStatus) -> bool {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.get("paused").and_then(serde_json::Value::as_bool))
-        .unwrap_or(false)
-}
-
 /// How automatic switching stands, in a few words.
 pub fn switching_state(s: &DaemonStatus, now_unix_ms: u64) -> String {
     let mut parts = Vec::new();
@@ -35,7 +24,7 @@ pub fn switching_state(s: &DaemonStatus, now_unix_ms: u64) -> String {
         // A past instant the daemon has not cleared yet.
         Some(_) => parts.push("automatic switching paused".to_owned()),
         // A manual choice without a duration holds until `resume`.
-        None if paused_flag(s) || s.manual.is_some() => {
+        None if s.paused || s.manual.is_some() => {
             parts.push("automatic switching paused until resume".to_owned())
         }
         None => parts.push("automatic switching on".to_owned()),
