@@ -89,10 +89,10 @@ complete -c autosa -n "__fish_autosa_using_subcommand doctor" -l socket -d 'The 
 complete -c autosa -n "__fish_autosa_using_subcommand doctor" -l json -d 'Print the checks as JSON'
 complete -c autosa -n "__fish_autosa_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c autosa -n "__fish_autosa_using_subcommand top" -l interval -d 'Time between updates [default: collect.interval from the config, 1s]' -r
-complete -c autosa -n "__fish_autosa_using_subcommand top" -l socket -d 'The daemon\'s control socket; without it, when the daemon is not reachable at the default path, top runs standalone' -r -F
 complete -c autosa -n "__fish_autosa_using_subcommand top" -l config -d 'Configuration file' -r -F
 complete -c autosa -n "__fish_autosa_using_subcommand top" -l log -d 'Log filter (tracing syntax), e.g. `debug` or `autosa=trace`' -r
-complete -c autosa -n "__fish_autosa_using_subcommand top" -l standalone -d 'Do not ask the daemon: collect and classify in this process'
+complete -c autosa -n "__fish_autosa_using_subcommand top" -l socket -d 'The daemon\'s control socket [default: control.socket from the config]' -r -F
+complete -c autosa -n "__fish_autosa_using_subcommand top" -l standalone -d 'Do not ask the daemon: collect and classify in this process (a `--socket` is then not used)'
 complete -c autosa -n "__fish_autosa_using_subcommand top" -l no-bpf -d 'Standalone: do not load the eBPF programs (procfs only)'
 complete -c autosa -n "__fish_autosa_using_subcommand top" -s h -l help -d 'Print help'
 complete -c autosa -n "__fish_autosa_using_subcommand status" -l config -d 'Configuration file' -r -F

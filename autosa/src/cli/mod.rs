@@ -97,7 +97,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Record(args) => record_cmd::run(args, &cli.config),
         Command::Replay(args) => replay_cmd::run(args, &cli.config),
         Command::Doctor(args) => doctor_cmd::run(args),
-        Command::Top(args) => top_cmd::run(args, &cli.config),
+        Command::Top(args) => top_cmd::run(args, &cli.config, cli.socket.as_deref()),
         Command::Config(cmd) => config_cmd::run(cmd, &cli.config),
         Command::Status(args) => status_cmd::run(args, &cli.config, cli.socket.as_deref()),
         Command::Schedulers(args) => schedulers_cmd::run(args, &cli.config, cli.socket.as_deref()),

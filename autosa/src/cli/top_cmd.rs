@@ -1,10 +1,9 @@
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::control::protocol::default_socket_path;
 use crate::tui::{DaemonSource, Source, StandaloneSource, TopModel};
 
 #[derive(Debug, clap::Args)]
@@ -12,19 +11,18 @@ pub struct Args {
     /// Time between updates [default: collect.interval from the config, 1s].
     #[arg(long, value_parser = humantime::parse_duration)]
     interval: Option<Duration>,
-    /// Do not ask the daemon: collect and classify in this process.
-    #[arg(long, conflicts_with = "socket")]
-    standalone: bool,
-    /// The daemon's control socket; without it, when the daemon is not
-    /// reachable at the default path, top runs standalone.
+    /// Do not ask the daemon: collect and classify in this process (a
+    /// `--socket` is then not used).
     #[arg(long)]
-    socket: Option<PathBuf>,
+    standalone: bool,
     /// Standalone: do not load the eBPF programs (procfs only).
     #[arg(long)]
     no_bpf: bool,
 }
 
-pub fn run(args: Args, config_path: &Path) -> anyhow::Result<()> {
+/// `socket`: the global `--socket` (or AUTOSA_SOCKET); without it the
+/// config's control socket, and standalone when no daemon answers there.
+pub fn run(args: Args, config_path: &Path, socket: Option<&Path>) -> anyhow::Result<()> {
     if !std::io::stdout().is_terminal() {
         anyhow::bail!(
             "autosa top needs a terminal; in scripts use `autosa snapshot --json` or `autosa status --json`"
@@ -45,8 +43,8 @@ pub fn run(args: Args, config_path: &Path) -> anyhow::Result<()> {
 
     let mut note = None;
     if !args.standalone {
-        let explicit = args.socket.is_some();
-        let path = args.socket.unwrap_or_else(default_socket_path);
+        let explicit = socket.is_some();
+        let path = socket.map_or_else(|| config.control.socket.clone(), Path::to_path_buf);
         let daemon = DaemonSource::new(&path, interval);
         match daemon.status() {
             Ok(status) => {
