@@ -230,6 +230,65 @@ fn spinning_process_has_cpu_time() {
     assert_eq!(t.comm, "sh");
 }
 
+#[test]
+fn exited_processes_are_forgotten_after_their_last_counts_are_read() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(mut c) = load(settings(NOBODY, u64::MAX)) else {
+        return;
+    };
+    c.read().unwrap();
+    // A process that stays (asleep) and 40 that run briefly and are reaped.
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let short: Vec<u32> = (0..40)
+        .map(|_| {
+            let mut child = std::process::Command::new("/bin/true").spawn().unwrap();
+            let pid = child.id();
+            child.wait().unwrap();
+            pid
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let first = c.read().unwrap();
+    let seen = |r: &BpfRaw, pid: u32| r.tasks.iter().any(|t| t.tgid == pid);
+    let counted = short.iter().filter(|&&p| seen(&first, p)).count();
+    assert!(
+        counted >= 35,
+        "the short processes' last interval is read before they are forgotten: {counted} of 40"
+    );
+    assert!(
+        seen(&first, sleeper.id()),
+        "the sleeper ran once, so it is there"
+    );
+    // Idle since: the next read checks them, and removes the exited ones.
+    let before = c.forgotten_processes();
+    c.read().unwrap();
+    let third = c.read().unwrap();
+    let left: Vec<u32> = short.iter().copied().filter(|&p| seen(&third, p)).collect();
+    // A pid reused by a new process meanwhile is that process's entry, not a leak.
+    let left_and_gone: Vec<u32> = left
+        .into_iter()
+        .filter(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
+        .collect();
+    assert!(
+        left_and_gone.is_empty(),
+        "exited processes still in the per-process map: {left_and_gone:?}"
+    );
+    assert!(
+        c.forgotten_processes() - before >= counted as u64,
+        "forgotten {} entries, expected at least {counted}",
+        c.forgotten_processes() - before
+    );
+    assert!(
+        seen(&third, sleeper.id()),
+        "a live process that sleeps keeps its entry (its counters are cumulative)"
+    );
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+}
+
 /// utime + stime of a process from /proc/<pid>/stat, in ns.
 fn proc_cpu_ns(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib/autosa.sh"
 SCRIPT_NAME=52
 need_autosa
-need_scx scx_bpfland scx_lavd
+need_scx scx_bpfland
 need_disabled
 autosa_tmpdir
 trap autosa_cleanup EXIT
@@ -59,7 +59,8 @@ check "no switch back to $blocked after the rollback" \
 autosa_signal TERM 60
 check "autosa exits 0 on SIGTERM after the rollback (got $ARC)" test "$ARC" = 0
 
-# 2. autosa runs no scheduler (every plan "none"); someone starts scx_lavd by hand.
+# 2. autosa runs no scheduler (every plan "none"); someone starts scx_bpfland by hand (the
+# quickest scheduler to attach under TCG: scx_lavd takes 25-110 s; which one does not matter here).
 cfg2=$T/none.toml
 scx_config "$cfg2" "$(plans_toml '"none"' $ALL_CLASSES)"
 log2=$T/foreign.log
@@ -69,14 +70,14 @@ if ! wait_until 60 log_has "$log2" 'autosa running'; then
     show_log "$log2"
     finish
 fi
-"$AUTOSA_VM_BIN/scx_lavd" > "$T/lavd-by-hand.log" 2>&1 &
+"$AUTOSA_VM_BIN/scx_bpfland" > "$T/bpfland-by-hand.log" 2>&1 &
 hand=$!
 EXTRA_PIDS=$hand
-if wait_until 180 ops_is lavd; then
-    ok "scx_lavd started by hand: enabled after ${WAITED_MS} ms"
+if wait_until 180 ops_is bpfland; then
+    ok "scx_bpfland started by hand: enabled after ${WAITED_MS} ms"
 else
-    not_ok "scx_lavd started by hand did not enable within 180 s:"
-    show_log "$T/lavd-by-hand.log"
+    not_ok "scx_bpfland started by hand did not enable within 180 s:"
+    show_log "$T/bpfland-by-hand.log"
     finish
 fi
 if wait_until 30 log_has "$log2" 'manual change seen: backing off'; then
@@ -85,18 +86,18 @@ else
     not_ok "autosa did not log a back-off within 30 s:"
     show_log "$log2"
 fi
-check "the back-off names scx_lavd's ops" log_has "$log2" 'backing off.*lavd'
+check "the back-off names scx_bpfland's ops" log_has "$log2" 'backing off.*bpfland'
 check "autosa says switching is paused" wait_until 30 log_has "$log2" 'switching paused until `autosa resume`'
 check "autosa is still running" alive "$APID"
-check "the hand-started scx_lavd still runs (pid $hand, ops '$(ops_now)')" ops_is lavd
+check "the hand-started scx_bpfland still runs (pid $hand, ops '$(ops_now)')" ops_is bpfland
 autosa_signal TERM 60
 check "autosa exits 0 on SIGTERM (got $ARC)" test "$ARC" = 0
-check "autosa did not stop the hand-started scx_lavd" alive "$hand"
-check "state still enabled with lavd after autosa exited (ops '$(ops_now)')" ops_is lavd
+check "autosa did not stop the hand-started scx_bpfland" alive "$hand"
+check "state still enabled with bpfland after autosa exited (ops '$(ops_now)')" ops_is bpfland
 check "autosa's log does not claim to have restored a scheduler" \
     sh -c "! grep -q 'restored.*sched_ext scheduler' '$log2'"
 kill -INT "$hand"
-check "the hand-started scx_lavd stops on SIGINT (ours to stop)" wait_until 30 state_is disabled
+check "the hand-started scx_bpfland stops on SIGINT (ours to stop)" wait_until 30 state_is disabled
 wait "$hand" 2> /dev/null
 EXTRA_PIDS=
 finish

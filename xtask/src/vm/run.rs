@@ -126,6 +126,9 @@ pub fn boot(
         // repeated sched_ext enable/disable (static-key patching), in 4 of 6 suite runs.
         // One host thread for all vCPUs keeps code patching coherent.
         .arg("--qemu-opts=-accel tcg,thread=single")
+        // virtme-ng already boots with panic=-1 and -no-reboot; an Oops that does not panic
+        // would leave a half-dead guest running until the timeout: end it at once instead.
+        .args(["--append", "oops=panic"])
         .args(["--user", "root"])
         .arg("--cpus")
         .arg(opts.cpus.to_string())

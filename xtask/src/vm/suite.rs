@@ -9,6 +9,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
@@ -105,13 +106,17 @@ fn suite_script(
         let name = script.file_name().unwrap().to_string_lossy();
         let log = out.join(format!("{name}.log"));
         let rc = out.join(format!("{name}.rc"));
+        let ms = out.join(format!("{name}.ms"));
         s.push_str(&format!(
             "echo '### {name}'\n\
-             ( timeout --signal=INT --kill-after=10 {t} sh {script}; echo $? > {rc} ) 2>&1 | tee {log}\n",
+             started=$(date +%s%N)\n\
+             ( timeout --signal=INT --kill-after=10 {t} sh {script}; echo $? > {rc} ) 2>&1 | tee {log}\n\
+             echo $(( ($(date +%s%N) - started) / 1000000 )) > {ms}\n",
             t = opts.script_timeout,
             script = q(script),
             rc = q(&rc),
             log = q(&log),
+            ms = q(&ms),
         ));
     }
     s
@@ -123,6 +128,8 @@ pub struct ScriptResult {
     pub name: String,
     /// None when the script never finished (guest died or the suite was cut short).
     pub exit: Option<i32>,
+    /// How long it ran inside the guest, when it finished.
+    pub took: Option<Duration>,
     pub passed: Vec<String>,
     pub failed: Vec<String>,
     pub skipped: Vec<String>,
@@ -151,6 +158,7 @@ pub fn parse_result(name: &str, exit: Option<i32>, log: &str) -> ScriptResult {
     let mut r = ScriptResult {
         name: name.to_string(),
         exit,
+        took: None,
         passed: Vec::new(),
         failed: Vec::new(),
         skipped: Vec::new(),
@@ -176,7 +184,12 @@ fn collect(out: &Path, scripts: &[PathBuf]) -> Vec<ScriptResult> {
                 .ok()
                 .and_then(|s| s.trim().parse().ok());
             let log = fs::read_to_string(out.join(format!("{name}.log"))).unwrap_or_default();
-            parse_result(&name, exit, &log)
+            let mut result = parse_result(&name, exit, &log);
+            result.took = fs::read_to_string(out.join(format!("{name}.ms")))
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .map(Duration::from_millis);
+            result
         })
         .collect()
 }
@@ -194,8 +207,11 @@ fn report(kernel: &Kernel, results: &[ScriptResult], ci: bool) -> bool {
         let exit = r
             .exit
             .map_or("did not finish".to_string(), |c| format!("exit {c}"));
+        let took = r
+            .took
+            .map_or(String::new(), |t| format!("; {:.0} s", t.as_secs_f64()));
         println!(
-            "  {} {} ({exit}; {} passed, {} failed, {} skipped)",
+            "  {} {} ({exit}; {} passed, {} failed, {} skipped{took})",
             r.verdict(ci),
             r.name,
             r.passed.len(),
@@ -219,6 +235,34 @@ fn report(kernel: &Kernel, results: &[ScriptResult], ci: bool) -> bool {
         }
     }
     all_ok
+}
+
+/// A guest-kernel crash under TCG (seen: "Oops: int3" after repeated sched_ext enable/disable)
+/// is retried this many times, for the scripts it cut short.
+const MAX_GUEST_CRASHES: usize = 1;
+
+/// The console lines that show the guest kernel itself crashed, with a little context; None
+/// when it did not. Warnings (`WARNING:`) and sched_ext's own scheduler ejections are not
+/// crashes: they are what the scripts test.
+pub fn guest_crash(console: &str) -> Option<Vec<String>> {
+    const SIGNS: [&str; 6] = [
+        "Kernel panic",
+        "Oops:",
+        "BUG: unable to handle",
+        "general protection fault",
+        "BUG: kernel NULL pointer",
+        "watchdog: BUG: soft lockup",
+    ];
+    let lines: Vec<&str> = console.lines().collect();
+    let first = lines
+        .iter()
+        .position(|l| SIGNS.iter().any(|sign| l.contains(sign)))?;
+    Some(
+        lines[first.saturating_sub(2)..lines.len().min(first + 12)]
+            .iter()
+            .map(|l| l.to_string())
+            .collect(),
+    )
 }
 
 /// Copies `<out>/tracefs/<major.minor>/…/format` into `autosa/tests/fixtures/tracefs/`.
@@ -261,19 +305,84 @@ pub fn run(cache: &Cache, kernel: &Kernel, mut vm: VmOptions, opts: &SuiteOption
         // Visible in the guest even if the target directory sits under a guest tmpfs.
         vm.rodirs.push(dir.to_path_buf());
     }
-    let out = run::new_run_dir(cache, "test")?;
-    let script = suite_script(&out, autosa.as_deref(), &scripts, opts);
-    let code = run::boot(cache, kernel, &vm, &out, &script)?;
-    if code != 0 {
-        bail!(
-            "the suite script itself failed in the guest (exit {code}); logs in {}",
-            out.display()
-        );
+    let started = Instant::now();
+    let mut results: Vec<ScriptResult> = Vec::new();
+    let mut pending = scripts.clone();
+    let mut crashes = 0;
+    let mut out;
+    loop {
+        out = run::new_run_dir(cache, "test")?;
+        let script = suite_script(&out, autosa.as_deref(), &pending, opts);
+        let booted = run::boot(cache, kernel, &vm, &out, &script);
+        let console = fs::read_to_string(out.join("console.log")).unwrap_or_default();
+        let crash = guest_crash(&console);
+        let mut round = collect(&out, &pending);
+        let unfinished: Vec<PathBuf> = pending
+            .iter()
+            .zip(&round)
+            .filter(|(_, r)| r.exit.is_none())
+            .map(|(p, _)| p.clone())
+            .collect();
+        match (&crash, booted) {
+            (Some(lines), _) if !unfinished.is_empty() => {
+                crashes += 1;
+                println!(
+                    "\nTHE GUEST KERNEL CRASHED ({} of {} scripts unfinished); console:",
+                    unfinished.len(),
+                    pending.len()
+                );
+                for line in lines {
+                    println!("    {line}");
+                }
+                if crashes > MAX_GUEST_CRASHES {
+                    results.append(&mut round);
+                    report(kernel, &results, std::env::var_os("CI").is_some());
+                    bail!(
+                        "the guest kernel crashed {crashes} times; logs in {}",
+                        out.display()
+                    );
+                }
+                println!(
+                    "rebooting once for the scripts that did not finish (crash logs kept in {})",
+                    out.display()
+                );
+                round.retain(|r| r.exit.is_some());
+                results.append(&mut round);
+                pending = unfinished;
+                continue;
+            }
+            (_, Err(e)) => return Err(e),
+            (_, Ok(0)) => {}
+            (_, Ok(code)) => bail!(
+                "the suite script itself failed in the guest (exit {code}); logs in {}",
+                out.display()
+            ),
+        }
+        if let Some(lines) = crash {
+            // Every script finished: the crash came after (at power-off); say so, do not hide it.
+            println!("\nthe guest kernel logged a crash after the last script:");
+            for line in lines {
+                println!("    {line}");
+            }
+        }
+        results.append(&mut round);
+        break;
     }
+    results.sort_by(|a, b| a.name.cmp(&b.name));
     let ci = std::env::var_os("CI").is_some();
-    let results = collect(&out, &scripts);
     let all_ok = report(kernel, &results, ci);
-    println!("logs: {}", out.display());
+    println!(
+        "logs: {} ({} boot{}, {:.0} s in the VM incl. boot{})",
+        out.display(),
+        crashes + 1,
+        if crashes == 0 { "" } else { "s" },
+        started.elapsed().as_secs_f64(),
+        if crashes == 0 {
+            String::new()
+        } else {
+            format!("; the guest kernel crashed {crashes} time(s), see above")
+        }
+    );
     if opts.update_fixtures {
         update_fixtures(&out, kernel)?;
     }
@@ -306,6 +415,23 @@ mod tests {
         assert!(!parse_result("a", Some(0), "").ok(false));
         assert!(!parse_result("a", None, "ok - x\n").ok(false));
         assert!(!parse_result("a", Some(2), "ok - x\n").ok(false));
+    }
+
+    #[test]
+    fn a_guest_kernel_crash_is_recognised_and_warnings_are_not() {
+        let console = "boot\n[ 1.0] WARNING: CPU: 0 at kernel/sched/ext.c\n\
+                       ok - x\n[ 9.1] Oops: int3: 0000 [#1] SMP NOPTI\n\
+                       [ 9.2] RIP: 0010:sched_balance_update_blocked_averages\n\
+                       [ 9.3] Kernel panic - not syncing: Fatal exception\n";
+        let lines = guest_crash(console).expect("a crash");
+        assert!(lines.iter().any(|l| l.contains("Oops: int3")));
+        assert!(lines.iter().any(|l| l.contains("Kernel panic")));
+        assert_eq!(
+            guest_crash(
+                "boot\nWARNING: something\nsched_ext: BPF scheduler \"x\" errored, disabling\nok - y\n"
+            ),
+            None
+        );
     }
 
     #[test]

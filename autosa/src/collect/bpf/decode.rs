@@ -68,6 +68,15 @@ pub fn task_raw(tgid: u32, per_cpu: &[TaskStats], epoch: u64) -> TaskRaw {
     t
 }
 
+/// Whether a process's entry was last touched in the interval before the
+/// current epoch: it ran then and not since (the kernel stamps each CPU's
+/// entry with the epoch at every switch-out). A process that exits is seen so
+/// exactly once, on the first read after its last switch-out.
+pub fn went_idle_last_interval(per_cpu: &[TaskStats], epoch: u64) -> bool {
+    let last = per_cpu.iter().map(|s| s.epoch).max().unwrap_or(0);
+    epoch > 0 && last == epoch - 1
+}
+
 pub fn io_op_of(op: u32) -> IoOp {
     match op {
         io_op::READ => IoOp::Read,
@@ -144,6 +153,28 @@ mod tests {
         let mut c = [0u8; 16];
         c[..s.len()].copy_from_slice(s.as_bytes());
         c
+    }
+
+    #[test]
+    fn an_entry_went_idle_when_its_newest_cpu_stamp_is_the_previous_epoch() {
+        let at = |epochs: &[u64]| -> Vec<TaskStats> {
+            epochs
+                .iter()
+                .map(|&epoch| TaskStats {
+                    epoch,
+                    ..TaskStats::default()
+                })
+                .collect()
+        };
+        // Ran on CPU 1 in epoch 6, nothing since: check it once, at epoch 7.
+        assert!(went_idle_last_interval(&at(&[0, 6]), 7));
+        // Ran this interval on one CPU: active.
+        assert!(!went_idle_last_interval(&at(&[7, 6]), 7));
+        // Idle for longer: already checked when it went idle.
+        assert!(!went_idle_last_interval(&at(&[5, 0]), 7));
+        // Untouched entry and the first epoch: nothing to say.
+        assert!(!went_idle_last_interval(&at(&[0, 0]), 0));
+        assert!(!went_idle_last_interval(&[], 7));
     }
 
     #[test]

@@ -36,6 +36,18 @@ pub use loader::BpfSettings;
 
 use crate::model::bpf_raw::BpfRaw;
 
+/// Whether a process with this tgid exists (a zombie counts: it still holds its pid).
+fn process_exists(tgid: u32) -> bool {
+    let Ok(pid) = i32::try_from(tgid) else {
+        return false;
+    };
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
+        Ok(()) => true,
+        // Alive but not ours to signal; anything but "no such process" keeps the entry.
+        Err(e) => e != nix::errno::Errno::ESRCH,
+    }
+}
+
 /// Upper bound of events taken per read, so a flood cannot stall a tick;
 /// what is left stays in the buffer for the next read.
 const MAX_EVENTS_PER_READ: usize = 8192;
@@ -49,6 +61,8 @@ pub struct BpfCollector {
     attached: Vec<Tracepoint>,
     programs: Vec<&'static str>,
     skipped: Vec<(Tracepoint, String)>,
+    /// Per-process entries removed because their process exited.
+    forgotten: u64,
 }
 
 fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> BpfError {
@@ -81,6 +95,7 @@ impl BpfCollector {
             attached,
             programs,
             skipped,
+            forgotten: 0,
         })
     }
 
@@ -128,6 +143,7 @@ impl BpfCollector {
         let drops = decode::drops(&counters);
 
         let mut tasks = Vec::new();
+        let mut went_idle = Vec::new();
         {
             let map = self.map(names::TASKS)?;
             let m: PerCpuHashMap<&MapData, u32, TaskStats> =
@@ -135,6 +151,9 @@ impl BpfCollector {
             for entry in m.iter() {
                 match entry {
                     Ok((tgid, values)) => {
+                        if decode::went_idle_last_interval(&values, self.runtime.epoch) {
+                            went_idle.push(tgid);
+                        }
                         tasks.push(decode::task_raw(tgid, &values, self.runtime.epoch))
                     }
                     // Evicted between listing and lookup.
@@ -143,6 +162,7 @@ impl BpfCollector {
                 }
             }
         }
+        self.forget_exited(&went_idle)?;
         let mut block = Vec::new();
         {
             let map = self.map(names::BLOCK_STATS)?;
@@ -177,6 +197,42 @@ impl BpfCollector {
             drops,
             events,
         })
+    }
+
+    /// Removes the entries of processes that have exited, once their last
+    /// counts were read above. Without this the LRU map keeps every process
+    /// ever seen until it is full (8,192 entries), and each interval reads
+    /// them all. Only entries idle since the last read are checked (a process
+    /// switches out on its way to exit, so it is among them exactly once): one
+    /// `kill(tgid, 0)` each.
+    fn forget_exited(&mut self, went_idle: &[u32]) -> Result<(), BpfError> {
+        if went_idle.is_empty() {
+            return Ok(());
+        }
+        let map = self.ebpf.map_mut(names::TASKS).ok_or(BpfError::Map {
+            map: names::TASKS,
+            detail: "missing from the object".into(),
+        })?;
+        let mut m: PerCpuHashMap<&mut MapData, u32, TaskStats> =
+            PerCpuHashMap::try_from(map).map_err(map_err(names::TASKS))?;
+        for &tgid in went_idle {
+            if !process_exists(tgid) {
+                match m.remove(&tgid) {
+                    Ok(()) => self.forgotten += 1,
+                    // Evicted meanwhile: gone either way.
+                    Err(aya::maps::MapError::KeyNotFound) => {}
+                    Err(aya::maps::MapError::SyscallError(e))
+                        if e.io_error.raw_os_error() == Some(libc::ENOENT) => {}
+                    Err(e) => return Err(map_err(names::TASKS)(e)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Entries removed from the per-process map because their process exited.
+    pub fn forgotten_processes(&self) -> u64 {
+        self.forgotten
     }
 
     fn map(&self, name: &'static str) -> Result<&aya::maps::Map, BpfError> {
