@@ -283,7 +283,7 @@ fn headline_reasons_carry_numbers() {
     let top = &last(&d).classification.reasons[0];
     assert!(
         top.starts_with(
-            "p99 run-queue delay 5.0 ms over 1 tasks waking 1.0k/s while 4 tasks use 100 % CPU"
+            "p99 run-queue delay 5.0 ms over 1 task waking 1.0k/s while 4 tasks use 100 % CPU"
         ),
         "{top}"
     );

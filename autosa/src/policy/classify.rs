@@ -231,6 +231,11 @@ fn names(tasks: &[TaskFeatures], max: usize) -> String {
     parts.join(", ")
 }
 
+/// "1 task", "3 tasks".
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn headline(class: WorkloadClass, f: &Features, roles: &TaskRoles) -> String {
     let nr = f.nr_cpus.max(1);
     let cs_per_cpu = f.context_switches_per_sec / f64::from(nr);
@@ -241,8 +246,8 @@ fn headline(class: WorkloadClass, f: &Features, roles: &TaskRoles) -> String {
             rate(f.context_switches_per_sec)
         ),
         WorkloadClass::CpuBound if f.has_sched && !roles.hogs.is_empty() => format!(
-            "{} CPU hogs use {} of {} CPUs ({}) and no task waits for wakeups often",
-            roles.hogs.len(),
+            "{} use {} of {} CPUs ({}) and no task waits for wakeups often",
+            count(roles.hogs.len(), "CPU hog", "CPU hogs"),
             pct(roles.hog_cpu() / f64::from(nr)),
             nr,
             names(&roles.hogs, 3)
@@ -253,15 +258,15 @@ fn headline(class: WorkloadClass, f: &Features, roles: &TaskRoles) -> String {
             f.runnable_per_cpu
         ),
         WorkloadClass::Mixed if f.has_sched => format!(
-            "{} {} tasks waking {}/s while {} tasks use {} CPU",
+            "{} {} waking {}/s while {} use {} CPU",
             if f.runq_p99_ns > 0.0 {
                 format!("p99 run-queue delay {} over", ns(f.runq_p99_ns))
             } else {
                 "no run-queue latency histogram;".to_string()
             },
-            roles.latency.len(),
+            count(roles.latency.len(), "task", "tasks"),
             rate(roles.latency_wakeups_per_sec()),
-            roles.hogs.len(),
+            count(roles.hogs.len(), "task", "tasks"),
             pct(roles.hog_cpu() / f64::from(nr))
         ),
         WorkloadClass::Mixed => format!(
@@ -272,8 +277,12 @@ fn headline(class: WorkloadClass, f: &Features, roles: &TaskRoles) -> String {
             f.runnable_per_cpu
         ),
         WorkloadClass::LatencySensitive if f.has_sched => format!(
-            "{} latency-sensitive tasks wake {}/s with {} slices ({}); CPU busy {}",
-            roles.latency.len(),
+            "{} wake {}/s with {} slices ({}); CPU busy {}",
+            count(
+                roles.latency.len(),
+                "latency-sensitive task",
+                "latency-sensitive tasks"
+            ),
             rate(roles.latency_wakeups_per_sec()),
             ns(mean(roles.latency.iter().map(|t| t.avg_slice_ns))),
             names(&roles.latency, 3),

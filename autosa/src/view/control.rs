@@ -85,8 +85,12 @@ pub fn render_status(s: &DaemonStatus, now_unix_ms: u64) -> String {
     }
     let _ = writeln!(
         w,
-        "limits:     cooldown {} s left, {} switches in the last hour",
-        sw.cooldown_left_secs, sw.switches_last_hour
+        "limits:     cooldown {} s left, {} in the last hour",
+        sw.cooldown_left_secs,
+        match sw.switches_last_hour {
+            1 => "1 switch".to_string(),
+            n => format!("{n} switches"),
+        }
     );
     for (class, secs) in &sw.blocked {
         let _ = writeln!(w, "blocked:    {class} for {secs} s more (rolled back)");
