@@ -161,8 +161,8 @@ impl<S: TaskSched> EevdfBackend<S> {
         if self.said.len() >= SAID_MAX {
             self.said.clear();
         }
+        // The caller logs the notes it gets (the daemon with the change that made them).
         if self.said.insert(note.clone()) {
-            tracing::info!("{note}");
             notes.push(note);
         }
     }
