@@ -62,9 +62,7 @@ pub fn build(
     let real: Box<dyn Backend> = match resolve(kind, config, &sysfs) {
         BackendKind::Eevdf | BackendKind::None => {
             let b = EevdfBackend::new(config.eevdf.clone(), journal)?;
-            for c in &b.recovered().changes {
-                tracing::warn!(what = %c.what, from = %c.from, to = %c.to, "restored after an unclean exit");
-            }
+            log_recovered(b.recovered());
             Box::new(b)
         }
         BackendKind::Scx => {
@@ -76,9 +74,7 @@ pub fn build(
                 &config.daemon.state_dir,
                 cancel.child_token(),
             )?;
-            for c in &b.recovered().changes {
-                tracing::warn!(what = %c.what, from = %c.from, to = %c.to, "restored after an unclean exit");
-            }
+            log_recovered(b.recovered());
             Box::new(b)
         }
         BackendKind::Mcp => {
@@ -86,9 +82,7 @@ pub fn build(
                 return Err(ChooseError::NoSchedExt("mcp"));
             }
             let b = McpBackend::new(config.mcp.clone(), &config.daemon.state_dir)?;
-            for c in &b.recovered().changes {
-                tracing::warn!(what = %c.what, from = %c.from, to = %c.to, "restored after an unclean exit");
-            }
+            log_recovered(b.recovered());
             Box::new(b)
         }
         BackendKind::Auto => unreachable!("resolve() never returns Auto"),
@@ -97,5 +91,15 @@ pub fn build(
         Ok(Box::new(DryRun::new(real)))
     } else {
         Ok(real)
+    }
+}
+
+/// What a backend undid at start, from the journal of a run that did not exit cleanly.
+fn log_recovered(recovered: &crate::backend::Applied) {
+    for c in &recovered.changes {
+        tracing::warn!(what = %c.what, from = %c.from, to = %c.to, "restored after an unclean exit");
+    }
+    for n in &recovered.notes {
+        tracing::warn!("{n}");
     }
 }

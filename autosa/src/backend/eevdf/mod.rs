@@ -299,12 +299,7 @@ impl<S: TaskSched> Backend for EevdfBackend<S> {
                 Entry::Knob { .. } => self.restore_knob(entry, &mut out),
             }
         }
-        for c in &out.changes {
-            tracing::info!(what = %c.what, from = %c.from, to = %c.to, "restored");
-        }
-        for n in &out.notes {
-            tracing::warn!("{n}");
-        }
+        // Logged by the caller: the daemon at stop, `service::backends` at a recovery.
         self.journal.clear()?;
         Ok(out)
     }
