@@ -93,6 +93,10 @@ enum VmCommand {
         /// Write the guest kernel's tracefs formats into autosa/tests/fixtures/tracefs/.
         #[arg(long)]
         update_fixtures: bool,
+        /// Crash the guest kernel (sysrq) before the first script of the first boot: shows
+        /// that a guest-kernel crash is reported and the unfinished scripts rerun once.
+        #[arg(long, hide = true)]
+        inject_guest_crash: bool,
         /// Seconds each script may run inside the guest (51-autosa-scx.sh needs ~260 s
         /// under single-threaded TCG: scx_lavd beside CPU hogs took 145 s to attach).
         #[arg(long, default_value_t = 600)]
@@ -125,6 +129,7 @@ pub fn run(args: Args) -> Result<()> {
             filter,
             no_build,
             update_fixtures,
+            inject_guest_crash,
             script_timeout,
         } => {
             let kernel = prepare(&cache, false)?;
@@ -132,6 +137,7 @@ pub fn run(args: Args) -> Result<()> {
                 filter,
                 no_build,
                 update_fixtures,
+                inject_guest_crash,
                 script_timeout,
             };
             suite::run(&cache, &kernel, machine.options(1200)?, &opts)

@@ -129,6 +129,11 @@ pub fn boot(
         // virtme-ng already boots with panic=-1 and -no-reboot; an Oops that does not panic
         // would leave a half-dead guest running until the timeout: end it at once instead.
         .args(["--append", "oops=panic"])
+        // The guest kernel's console on stderr, kept in kernel.log: a crash is then seen, not
+        // just a VM that ended early. Warnings and worse only (loglevel=4 comes after
+        // virtme's loglevel=7, so it wins): a serial console is slow under TCG.
+        .arg("--verbose")
+        .args(["--append", "loglevel=4"])
         .args(["--user", "root"])
         .arg("--cpus")
         .arg(opts.cpus.to_string())
@@ -174,9 +179,20 @@ pub fn boot(
         )
     })?;
     let console = run_dir.join("console.log");
+    let kernel_log = run_dir.join("kernel.log");
     let relays = [
-        relay(child.stdout.take(), std::io::stdout(), &console)?,
-        relay(child.stderr.take(), std::io::stderr(), &console)?,
+        relay(
+            child.stdout.take(),
+            std::io::stdout(),
+            &console,
+            &kernel_log,
+        )?,
+        relay(
+            child.stderr.take(),
+            std::io::stderr(),
+            &console,
+            &kernel_log,
+        )?,
     ];
     let deadline = start + opts.timeout;
     let status = loop {
@@ -216,25 +232,56 @@ pub fn boot(
         .with_context(|| format!("unreadable exit code {:?} in {}", code, exit_file.display()))
 }
 
-/// Copies a child's output to ours as it comes, and appends it to `log`.
+/// Copies a child's output to ours line by line as it comes, and appends it to `log`. Kernel
+/// console lines (`[   12.345678] …`, the guest's printk with timestamps) go to `kernel_log`
+/// only: the whole boot log would drown the test output, and the suite reads it for crashes.
 fn relay(
     from: Option<impl Read + Send + 'static>,
     mut to: impl Write + Send + 'static,
     log: &Path,
+    kernel_log: &Path,
 ) -> Result<std::thread::JoinHandle<()>> {
-    let mut from = from.context("child output was not piped")?;
-    let mut log = fs::OpenOptions::new().create(true).append(true).open(log)?;
+    let from = from.context("child output was not piped")?;
+    let open = |p: &Path| fs::OpenOptions::new().create(true).append(true).open(p);
+    let mut log = open(log)?;
+    let mut kernel = open(kernel_log)?;
     Ok(std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0 {
-                break;
+        let mut from = std::io::BufReader::new(from);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match std::io::BufRead::read_until(&mut from, b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
             }
-            let _ = to.write_all(&buf[..n]);
+            if is_kernel_line(&line) {
+                let _ = kernel.write_all(&line);
+                continue;
+            }
+            let _ = to.write_all(&line);
             let _ = to.flush();
-            let _ = log.write_all(&buf[..n]);
+            let _ = log.write_all(&line);
         }
     }))
+}
+
+/// `[    1.234567] …`: a printk line with its timestamp.
+pub fn is_kernel_line(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b"[") else {
+        return false;
+    };
+    let Some(end) = rest.iter().position(|&b| b == b']') else {
+        return false;
+    };
+    let stamp = rest[..end].trim_ascii_start();
+    let mut parts = stamp.splitn(2, |&b| b == b'.');
+    let (Some(secs), Some(frac)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    !secs.is_empty()
+        && !frac.is_empty()
+        && secs.iter().all(u8::is_ascii_digit)
+        && frac.iter().all(u8::is_ascii_digit)
 }
 
 /// SIGKILL to `pid` and every process below it (virtme-ng, QEMU, virtiofsd), children first
@@ -269,6 +316,16 @@ fn parent_of(pid: u32) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printk_lines_are_told_from_script_output() {
+        assert!(is_kernel_line(b"[    0.000000] Linux version 7.3.4\n"));
+        assert!(is_kernel_line(b"[12345.678901] Oops: int3: 0000 [#1]\n"));
+        assert!(!is_kernel_line(b"ok - [1.5] seconds\n"));
+        assert!(!is_kernel_line(b"[INFO] scx_bpfland\n"));
+        assert!(!is_kernel_line(b"[ .5] x\n"));
+        assert!(!is_kernel_line(b"[ok  ] capabilities\n"));
+    }
 
     #[test]
     fn quoting_survives_single_quotes() {

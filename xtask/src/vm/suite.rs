@@ -25,6 +25,8 @@ pub struct SuiteOptions {
     pub no_build: bool,
     /// Copy the tracefs formats captured in the guest into the fixtures.
     pub update_fixtures: bool,
+    /// Crash the guest kernel before the first script of the first boot (tests the retry).
+    pub inject_guest_crash: bool,
     /// Per-script limit inside the guest, in seconds.
     pub script_timeout: u64,
 }
@@ -89,6 +91,7 @@ fn suite_script(
     autosa: Option<&Path>,
     scripts: &[PathBuf],
     opts: &SuiteOptions,
+    crash_first: bool,
 ) -> String {
     let q = |p: &Path| shell_quote(&p.to_string_lossy());
     let fake = autosa
@@ -101,6 +104,12 @@ fn suite_script(
     );
     if opts.update_fixtures {
         s.push_str("export AUTOSA_UPDATE_FIXTURES=1\n");
+    }
+    if crash_first {
+        s.push_str(
+            "echo 'crashing the guest kernel on purpose (--inject-guest-crash)'\n\
+                    echo 1 > /proc/sys/kernel/sysrq\necho c > /proc/sysrq-trigger\n",
+        );
     }
     for script in scripts {
         let name = script.file_name().unwrap().to_string_lossy();
@@ -312,9 +321,11 @@ pub fn run(cache: &Cache, kernel: &Kernel, mut vm: VmOptions, opts: &SuiteOption
     let mut out;
     loop {
         out = run::new_run_dir(cache, "test")?;
-        let script = suite_script(&out, autosa.as_deref(), &pending, opts);
+        let crash_first = opts.inject_guest_crash && crashes == 0;
+        let script = suite_script(&out, autosa.as_deref(), &pending, opts, crash_first);
         let booted = run::boot(cache, kernel, &vm, &out, &script);
-        let console = fs::read_to_string(out.join("console.log")).unwrap_or_default();
+        let console = fs::read_to_string(out.join("kernel.log")).unwrap_or_default()
+            + &fs::read_to_string(out.join("console.log")).unwrap_or_default();
         let crash = guest_crash(&console);
         let mut round = collect(&out, &pending);
         let unfinished: Vec<PathBuf> = pending
