@@ -561,6 +561,8 @@ fn run_workload(
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    // The heat map is drawn at the end: no font, no run.
+    crate::plot::style::ensure_font()?;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .context("xtask has no parent directory")?

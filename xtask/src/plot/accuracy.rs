@@ -14,6 +14,9 @@ use super::style::{self, FONT, draw_err, us_label};
 pub const NAME: &str = "accuracy";
 pub const SIZE: (u32, u32) = (1500, 580);
 
+/// (lower, upper, count) of one histogram bucket; units as each field says.
+pub type Bucket = (u64, u64, u64);
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccuracyData {
     /// Seconds of load per round.
@@ -106,7 +109,7 @@ pub fn cdf(buckets: impl IntoIterator<Item = (f64, f64, u64)>) -> Vec<(f64, f64)
 }
 
 /// Every round added up: (autosa fine buckets, runqlat buckets).
-pub fn pooled(d: &AccuracyData) -> (Vec<(u64, u64, u64)>, Vec<(u64, u64, u64)>) {
+pub fn pooled(d: &AccuracyData) -> (Vec<Bucket>, Vec<Bucket>) {
     let add = |m: &mut BTreeMap<(u64, u64), u64>, v: &[(u64, u64, u64)]| {
         for &(a, b, n) in v {
             *m.entry((a, b)).or_insert(0) += n;
@@ -351,7 +354,6 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let files = render(&fixture(), dir.path()).unwrap();
-        let _ = render(&fixture(), std::path::Path::new("/tmp/plots")); // TMPKEEP
         assert_eq!(files, vec![dir.path().join("accuracy-runqlat.png")]);
         crate::plot::testing::assert_png(&files[0], SIZE);
     }

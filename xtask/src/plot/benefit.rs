@@ -13,7 +13,8 @@ use super::style::{self, FONT, draw_err, us_label};
 pub const NAME: &str = "benefit";
 pub const LATENCY_SIZE: (u32, u32) = (1400, 560);
 pub const ROUNDS_SIZE: (u32, u32) = (1000, 560);
-pub const TIMELINE_SIZE: (u32, u32) = (1200, 480);
+pub const TIMELINE_SIZE: (u32, u32) = (1200, 560);
+const TIMELINE_TOP: f64 = 175.0;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenefitData {
@@ -432,13 +433,20 @@ fn timeline(d: &BenefitData, r: &BenefitRound, out: &Path) -> anyhow::Result<Pat
         .margin(16)
         .x_label_area_size(46)
         .y_label_area_size(70)
-        .build_cartesian_2d(x0..x1, 0.0..105.0)
+        // Headroom above 100 % holds the legend clear of the lines.
+        .build_cartesian_2d(x0..x1, 0.0..TIMELINE_TOP)
         .map_err(draw_err)?;
     chart
         .configure_mesh()
         .x_desc("seconds since the load started")
         .y_desc("load threads changed by autosa (%)")
-        .y_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| {
+            if *v <= 100.0 {
+                format!("{v:.0}")
+            } else {
+                String::new()
+            }
+        })
         .label_style((FONT, 14))
         .axis_desc_style((FONT, 16))
         .light_line_style(style::GRID.mix(0.3))
@@ -447,7 +455,7 @@ fn timeline(d: &BenefitData, r: &BenefitRound, out: &Path) -> anyhow::Result<Pat
     let window = RGBColor(198, 219, 239);
     chart
         .draw_series([Rectangle::new(
-            [(t.window_open_s, 0.0), (t.window_close_s, 105.0)],
+            [(t.window_open_s, 0.0), (t.window_close_s, 100.0)],
             window.filled(),
         )])
         .map_err(draw_err)?
@@ -497,7 +505,7 @@ fn timeline(d: &BenefitData, r: &BenefitRound, out: &Path) -> anyhow::Result<Pat
         let Some(at) = at else { continue };
         chart
             .draw_series(DashedLineSeries::new(
-                [(at, 0.0), (at, 105.0)],
+                [(at, 0.0), (at, TIMELINE_TOP)],
                 6,
                 4,
                 color.stroke_width(2),
@@ -508,7 +516,7 @@ fn timeline(d: &BenefitData, r: &BenefitRound, out: &Path) -> anyhow::Result<Pat
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::MiddleRight)
+        .position(SeriesLabelPosition::UpperRight)
         .label_font((FONT, 14))
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
@@ -628,7 +636,6 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let files = render(&fixture(), dir.path()).unwrap();
-        let _ = render(&fixture(), std::path::Path::new("/tmp/plots")); // TMPKEEP
         let names: Vec<_> = files
             .iter()
             .map(|f| f.file_name().unwrap().to_owned())

@@ -95,7 +95,7 @@ pub fn render(d: &FootprintData, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let root = root
         .titled(
             &format!(
-                "autosa run --backend none: memory and CPU over {} s (release binary {:.1} MiB)",
+                "autosa run --backend none: memory and CPU over {} s (binary {:.1} MiB)",
                 d.seconds,
                 d.binary_bytes as f64 / (1 << 20) as f64
             ),
@@ -224,7 +224,6 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let files = render(&d, dir.path()).unwrap();
-        let _ = render(&d, std::path::Path::new("/tmp/plots")); // TMPKEEP
         assert_eq!(files, vec![dir.path().join("footprint.png")]);
         crate::plot::testing::assert_png(&files[0], SIZE);
     }

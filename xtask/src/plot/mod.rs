@@ -46,7 +46,7 @@ struct Figure {
 fn render_from<T: DeserializeOwned>(
     json: &Path,
     out: &Path,
-    render: fn(&T, &Path) -> anyhow::Result<Vec<PathBuf>>,
+    render: Render<T>,
 ) -> anyhow::Result<Vec<PathBuf>> {
     render(&load(json)?, out)
 }
@@ -119,13 +119,16 @@ pub fn load<T: DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
+/// Draws a figure set's PNGs into a directory; returns their paths.
+pub type Render<T> = fn(&T, &Path) -> anyhow::Result<Vec<PathBuf>>;
+
 /// What a bench does with its results: saves the JSON in the workspace's
 /// `target/bench`, then renders its PNGs into `docs/img` (unless `render` is
 /// false), and says where both went.
 pub fn publish<T: Serialize>(
     name: &str,
     data: &T,
-    render: Option<fn(&T, &Path) -> anyhow::Result<Vec<PathBuf>>>,
+    render: Option<Render<T>>,
 ) -> anyhow::Result<()> {
     let root = crate::build_ebpf::workspace_root();
     let json = save(&root.join(DATA_DIR), name, data)?;

@@ -199,7 +199,6 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let files = render(&fixture(), dir.path()).unwrap();
-        let _ = render(&fixture(), std::path::Path::new("/tmp/plots")); // TMPKEEP
         assert_eq!(files, vec![dir.path().join("soak.png")]);
         crate::plot::testing::assert_png(&files[0], SIZE);
     }
