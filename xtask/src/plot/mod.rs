@@ -213,6 +213,28 @@ mod tests {
     }
 
     #[test]
+    fn plot_rerenders_from_saved_json_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, out) = (dir.path().join("bench"), dir.path().join("img"));
+        let args = || PlotArgs {
+            from: from.clone(),
+            out: out.clone(),
+        };
+        std::fs::create_dir_all(&from).unwrap();
+        if testing::font_or_skip("plot_rerenders_from_saved_json_only") {
+            let err = run(args()).unwrap_err();
+            assert!(format!("{err:#}").contains("no bench results"), "{err:#}");
+        }
+        save(&from, eval::NAME, &eval::tests::fixture()).unwrap();
+        if !testing::font_or_skip("plot_rerenders_from_saved_json_only") {
+            return;
+        }
+        run(args()).unwrap();
+        testing::assert_png(&out.join("eval-confusion.png"), eval::SIZE);
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
+    }
+
+    #[test]
     fn every_figure_has_a_distinct_name() {
         let mut names: Vec<&str> = FIGURES.iter().map(|f| f.name).collect();
         names.sort();

@@ -48,9 +48,11 @@ pub fn draw_err<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow!("drawing the plot: {e}")
 }
 
-/// A latency in µs for an axis label: 0.5, 3, 40, 1k, 25k.
+/// A latency in µs for an axis label: 0.5, 3, 40, 1k, 25k, 2M.
 pub fn us_label(us: f64) -> String {
-    if us >= 1000.0 {
+    if us >= 1e6 {
+        format!("{}M", trim(us / 1e6))
+    } else if us >= 1000.0 {
         format!("{}k", trim(us / 1000.0))
     } else {
         trim(us)
@@ -132,6 +134,8 @@ mod tests {
         assert_eq!(us_label(1000.0), "1k");
         assert_eq!(us_label(25_000.0), "25k");
         assert_eq!(us_label(0.25), "0.25");
+        assert_eq!(us_label(1e6), "1M");
+        assert_eq!(us_label(2.5e6), "2.5M");
     }
 
     #[test]
