@@ -1143,6 +1143,14 @@ impl Report<'_> {
         );
         let _ = writeln!(
             m,
+            "## Plots\n\n\
+             ![wakeup latency distribution and tail, autosa off vs on](img/benefit-latency.png)\n\n\
+             ![p99 of every round](img/benefit-rounds.png)\n\n\
+             ![timeline of one round with autosa on](img/benefit-timeline.png)\n\n\
+             Data: `target/bench/benefit.json`; `cargo xtask bench plot` redraws them from it.\n"
+        );
+        let _ = writeln!(
+            m,
             "## Daemon configuration used\n\n```toml\n{}```",
             self.config
         );
