@@ -528,7 +528,7 @@ fn timeline(d: &BenefitData, r: &BenefitRound, out: &Path) -> anyhow::Result<Pat
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn round(n: usize, on: bool, p99_us: f64, hist: Vec<(i32, u64)>) -> BenefitRound {

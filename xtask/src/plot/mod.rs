@@ -213,6 +213,17 @@ mod tests {
     }
 
     #[test]
+    fn bench_data_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = benefit::tests::fixture();
+        let path = save(dir.path(), benefit::NAME, &b).unwrap();
+        assert_eq!(load::<benefit::BenefitData>(&path).unwrap(), b);
+        let e = eval::tests::fixture();
+        let path = save(dir.path(), eval::NAME, &e).unwrap();
+        assert_eq!(load::<eval::EvalData>(&path).unwrap(), e);
+    }
+
+    #[test]
     fn plot_rerenders_from_saved_json_only() {
         let dir = tempfile::tempdir().unwrap();
         let (from, out) = (dir.path().join("bench"), dir.path().join("img"));
