@@ -28,6 +28,8 @@ enum Bench {
     Benefit(crate::bench_benefit::BenefitArgs),
     /// The daemon's own CPU, memory, threads and files at 1 s and 100 ms, and its size.
     Footprint(crate::bench_footprint::FootprintArgs),
+    /// Re-render every PNG in docs/img from the benches' saved JSON (runs nothing).
+    Plot(crate::plot::PlotArgs),
     /// Run-queue latency percentiles: autosa vs bpftrace (runqlat's logic) under load.
     Accuracy {
         /// Seconds of load per round.
@@ -96,6 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let args = match args.bench {
         Bench::Benefit(b) => return crate::bench_benefit::run(b),
         Bench::Footprint(f) => return crate::bench_footprint::run(f),
+        Bench::Plot(p) => return crate::plot::run(p),
         other => Args { bench: other },
     };
     preflight()?;
@@ -109,6 +112,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             empty_peer,
         } => cost(&collector, loops, cpu, empty_peer),
         Bench::Benefit(_) | Bench::Footprint(_) => unreachable!("handled before the preflight"),
+        Bench::Plot(_) => unreachable!("handled before the preflight"),
     }
 }
 
@@ -404,7 +408,22 @@ impl Drop for Marker {
     }
 }
 
+/// autosa's buckets from the collector's summary: (lower ns, upper ns, count).
+fn autosa_buckets(summary: &Value) -> Vec<(u64, u64, u64)> {
+    summary["buckets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| Some((b[0].as_u64()?, b[1].as_u64()?, b[2].as_u64()?)))
+        .collect()
+}
+
 fn accuracy(exe: &PathBuf, seconds: u64, rounds: usize) -> anyhow::Result<()> {
+    crate::plot::style::ensure_font()?;
+    let mut data = crate::plot::accuracy::AccuracyData {
+        seconds,
+        rounds: Vec::new(),
+    };
     let marker = Marker::new()?;
     let marker_path = marker.0.to_string_lossy().into_owned();
     let mut all_ok = true;
@@ -451,7 +470,20 @@ fn accuracy(exe: &PathBuf, seconds: u64, rounds: usize) -> anyhow::Result<()> {
             );
         }
         std::io::stdout().flush()?;
+        data.rounds.push(crate::plot::accuracy::AccuracyRound {
+            autosa: autosa_buckets(&ours),
+            autosa_count: count,
+            autosa_sum_ns: ours["sum_ns"].as_u64().unwrap_or(0),
+            runqlat: peer.buckets.clone(),
+            runqlat_count: peer.count,
+            runqlat_sum_ns: peer.sum_ns,
+        });
     }
+    crate::plot::publish(
+        crate::plot::accuracy::NAME,
+        &data,
+        Some(crate::plot::accuracy::render),
+    )?;
     if !all_ok {
         bail!("autosa's percentiles fell outside bpftrace's buckets (±10 %)");
     }
@@ -649,6 +681,16 @@ mod tests {
             agrees(1950, (2000, 4000)) && !agrees(1700, (2000, 4000)) && agrees(4300, (2000, 4000))
         );
         assert!(parse_bpftrace("{\"type\": \"map\", \"data\": {\"@n\": 1}}").is_err());
+    }
+
+    #[test]
+    fn reads_the_collectors_buckets() {
+        let v: Value = serde_json::from_str(
+            r#"{"count": 3, "buckets": [[1024, 1088, 2], [65536, 69632, 1], ["bad"]]}"#,
+        )
+        .unwrap();
+        assert_eq!(autosa_buckets(&v), vec![(1024, 1088, 2), (65536, 69632, 1)]);
+        assert!(autosa_buckets(&serde_json::json!({})).is_empty());
     }
 
     #[test]

@@ -79,6 +79,10 @@ pub fn run(args: BenefitArgs) -> anyhow::Result<()> {
         is_root(),
         "the benefit benchmark needs root: autosa changes other processes' scheduling and loads eBPF"
     );
+    if !args.no_write {
+        // Before the rounds, not after: a missing font should not cost a run.
+        crate::plot::style::ensure_font()?;
+    }
     let root = workspace_root();
     let script = root.join(LOAD_SCRIPT);
     ensure!(script.exists(), "{} is missing", script.display());
@@ -151,6 +155,8 @@ pub fn run(args: BenefitArgs) -> anyhow::Result<()> {
         fs::write(&out, &text).with_context(|| format!("writing {}", out.display()))?;
         eprintln!("written to {}", out.display());
     }
+    let render = (!args.no_write).then_some(crate::plot::benefit::render as _);
+    crate::plot::publish(crate::plot::benefit::NAME, &report.plot_data(), render)?;
     Ok(())
 }
 
@@ -427,7 +433,10 @@ impl Load {
             .collect();
         let default = |s: &Sched| s.policy == 0 && s.nice == 0 && s.slice_ns == default_slice_ns;
         let sleeper_applied = |s: &Sched| s.slice_ns == plan.slice_ns;
+        let threads = sleeper.len() + hogs.len();
+        let changed = sleeper.iter().chain(&hogs).filter(|s| !default(s)).count();
         LoadState {
+            changed_share: changed as f64 / threads.max(1) as f64,
             applied: !sleeper.is_empty()
                 && hogs.len() >= self.hogs.len()
                 && sleeper.iter().all(sleeper_applied)
@@ -454,7 +463,15 @@ impl Load {
                 hog_rate += v["iterations"].as_f64().unwrap_or(0.0) / secs;
             }
         }
+        let hist = s["hist"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|b| Some((b.get(0)?.as_i64()? as i32, b.get(1)?.as_u64()?)))
+            .collect();
         Ok(Window {
+            hist,
+            hist_per_octave: s["hist_per_octave"].as_u64().unwrap_or(0) as u32,
             wakeups: s["wakeups"].as_u64().unwrap_or(0),
             p50_ns: s["p50_ns"].as_f64().unwrap_or(f64::NAN),
             p99_ns: s["p99_ns"].as_f64().unwrap_or(f64::NAN),
@@ -475,6 +492,8 @@ impl Drop for Load {
 }
 
 struct LoadState {
+    /// Share of the load's threads not at their defaults.
+    changed_share: f64,
     applied: bool,
     any_changed: bool,
     all_default: bool,
@@ -482,6 +501,10 @@ struct LoadState {
 
 /// The figures of one measurement window.
 struct Window {
+    /// The sleeper's latencies: (log bucket, count), `hist_per_octave`
+    /// buckets per power of two of ns (see the load script).
+    hist: Vec<(i32, u64)>,
+    hist_per_octave: u32,
     wakeups: u64,
     p50_ns: f64,
     p99_ns: f64,
@@ -641,6 +664,8 @@ struct Round {
     /// Share of the window's polls where the plan was fully applied.
     applied_share: f64,
     log: LogCounts,
+    /// When things happened, for the timeline plot ("on" rounds).
+    timeline: Option<crate::plot::benefit::Timeline>,
 }
 
 impl Round {
@@ -709,6 +734,7 @@ impl RoundCtx<'_> {
     fn round(&self, n: usize, on: bool) -> anyhow::Result<Round> {
         let timeout = Duration::from_secs(self.args.act_timeout_secs);
         let measure = Duration::from_secs(self.args.round_secs);
+        let t_daemon = Instant::now();
         let mut daemon = if on {
             let d = Daemon::start(
                 self.autosa,
@@ -726,10 +752,13 @@ impl RoundCtx<'_> {
         let mut load = Load::start(self.script, self.args.hogs)?;
         let mut first_change = None;
         let mut acted = None;
+        // (seconds since the load started, share of its threads changed).
+        let mut changed: Vec<(f64, f64)> = Vec::new();
         if let Some(d) = daemon.as_mut() {
             while acted.is_none() && t_load.elapsed() < timeout {
                 d.check_alive()?;
                 let s = load.state(self.plan, self.default_slice_ns);
+                changed.push((t_load.elapsed().as_secs_f64(), s.changed_share));
                 if s.any_changed && first_change.is_none() {
                     first_change = Some(t_load.elapsed().as_secs_f64());
                 }
@@ -759,6 +788,7 @@ impl RoundCtx<'_> {
                 d.check_alive()?;
                 polls += 1;
                 let s = load.state(self.plan, self.default_slice_ns);
+                changed.push((t_load.elapsed().as_secs_f64(), s.changed_share));
                 if s.applied {
                     applied_polls += 1;
                 }
@@ -771,17 +801,23 @@ impl RoundCtx<'_> {
             );
         }
         let window = load.close_window()?;
+        let window_open_s = t_window.duration_since(t_load).as_secs_f64();
+        let window_close_s = t_load.elapsed().as_secs_f64();
         let log_to = daemon.as_ref().map_or(0, Daemon::log_len);
 
         // Load stops (stopped, not gone: its values can still be seen).
         // Only a round where autosa changed something has a restore to time.
         let mut restored = None;
+        let mut load_stop_s = None;
         if let Some(d) = daemon.as_mut().filter(|_| first_change.is_some()) {
             signal(&load.pids(), "STOP");
             let t_stop = Instant::now();
+            load_stop_s = Some(t_stop.duration_since(t_load).as_secs_f64());
             while t_stop.elapsed() < timeout {
                 d.check_alive()?;
-                if load.state(self.plan, self.default_slice_ns).all_default {
+                let s = load.state(self.plan, self.default_slice_ns);
+                changed.push((t_load.elapsed().as_secs_f64(), s.changed_share));
+                if s.all_default {
                     restored = Some(t_stop.elapsed().as_secs_f64());
                     break;
                 }
@@ -814,9 +850,20 @@ impl RoundCtx<'_> {
                 self.cooldown_secs
             );
         }
+        let timeline = on.then(|| crate::plot::benefit::Timeline {
+            daemon_start_s: -t_load.duration_since(t_daemon).as_secs_f64(),
+            first_change_s: first_change,
+            plan_applied_s: acted,
+            window_open_s,
+            window_close_s,
+            load_stop_s,
+            restored_s: load_stop_s.zip(restored).map(|(a, b)| a + b),
+            changed,
+        });
         Ok(Round {
             n,
             on,
+            timeline,
             window,
             first_change_secs: first_change,
             acted_secs: acted,
@@ -860,6 +907,43 @@ struct Report<'a> {
 }
 
 impl Report<'_> {
+    /// The rounds as the plots' data (`target/bench/benefit.json`).
+    fn plot_data(&self) -> crate::plot::benefit::BenefitData {
+        let a = self.args;
+        let finite = |v: f64| v.is_finite().then_some(v);
+        crate::plot::benefit::BenefitData {
+            command: format!(
+                "cargo xtask bench benefit --rounds {} --round-secs {} --hogs {} --interval-ms {}",
+                a.rounds, a.round_secs, a.hogs, a.interval_ms
+            ),
+            measured: format!("{} on {} CPUs", self.started, nr_cpus()),
+            hogs: a.hogs,
+            round_secs: a.round_secs,
+            target_p99_ns: TARGET_P99_NS,
+            per_octave: self
+                .rounds
+                .iter()
+                .map(|r| r.window.hist_per_octave)
+                .find(|&k| k > 0)
+                .unwrap_or(8),
+            rounds: self
+                .rounds
+                .iter()
+                .map(|r| crate::plot::benefit::BenefitRound {
+                    n: r.n,
+                    on: r.on,
+                    wakeups: r.window.wakeups,
+                    p50_ns: finite(r.window.p50_ns),
+                    p99_ns: finite(r.window.p99_ns),
+                    max_ns: finite(r.window.max_ns),
+                    hog_iters_per_sec: r.window.hog_iters_per_sec,
+                    hist: r.window.hist.clone(),
+                    timeline: r.timeline.clone(),
+                })
+                .collect(),
+        }
+    }
+
     fn of(&self, on: bool) -> impl Iterator<Item = &Round> {
         self.rounds.iter().filter(move |r| r.on == on)
     }
@@ -1056,6 +1140,14 @@ impl Report<'_> {
             "\"applied in window\": share of 100 ms polls during the measured window where every \
              load thread carried the plan. \"changes in window\": per-thread changes and restores \
              autosa logged during the window (a steady load should need none).\n"
+        );
+        let _ = writeln!(
+            m,
+            "## Plots\n\n\
+             ![wakeup latency distribution and tail, autosa off vs on](img/benefit-latency.png)\n\n\
+             ![p99 of every round](img/benefit-rounds.png)\n\n\
+             ![timeline of one round with autosa on](img/benefit-timeline.png)\n\n\
+             Data: `target/bench/benefit.json`; `cargo xtask bench plot` redraws them from it.\n"
         );
         let _ = writeln!(
             m,

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 
+use crate::plot::footprint::{FootprintData, FootprintRun, FootprintSample};
+
 #[derive(clap::Args)]
 pub struct FootprintArgs {
     /// Seconds measured per interval (after a warm-up of 5 s).
@@ -54,20 +56,32 @@ fn cpu_ticks_and_rss(pid: u32) -> anyhow::Result<(u64, u64)> {
     Ok((ticks, rss))
 }
 
+/// CPU time of the process's live threads in ns, from each thread's
+/// `schedstat` (ns resolution, where utime + stime count 10 ms ticks);
+/// `None` when the kernel has no per-task schedstat.
+fn cpu_ns(pid: u32) -> Option<u64> {
+    let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut sum = 0;
+    for t in tasks.flatten() {
+        let text = fs::read_to_string(t.path().join("schedstat")).ok()?;
+        sum += parse_schedstat(&text)?;
+    }
+    Some(sum)
+}
+
+/// The first field of `/proc/<pid>/task/<tid>/schedstat`: time on CPU, ns.
+fn parse_schedstat(text: &str) -> Option<u64> {
+    text.split_whitespace().next()?.parse().ok()
+}
+
 fn count_dir(path: &str) -> usize {
     fs::read_dir(path).map(|d| d.count()).unwrap_or(0)
 }
 
-struct Figures {
-    interval: String,
-    cpu_percent: f64,
-    rss_peak_kib: u64,
-    rss_end_kib: u64,
-    threads: usize,
-    fds: usize,
-}
+/// How often the daemon is sampled for the plot (RSS and CPU over time).
+const SAMPLE_EVERY: Duration = Duration::from_millis(250);
 
-fn measure(autosa: &Path, interval: &str, seconds: u64) -> anyhow::Result<Figures> {
+fn measure(autosa: &Path, interval: &str, seconds: u64) -> anyhow::Result<FootprintRun> {
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("autosa.toml");
     fs::write(
@@ -91,29 +105,41 @@ fn measure(autosa: &Path, interval: &str, seconds: u64) -> anyhow::Result<Figure
     let daemon = Daemon(child);
     std::thread::sleep(WARMUP);
     let (t0, _) = cpu_ticks_and_rss(pid).context("the daemon exited during the warm-up")?;
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     let start = Instant::now();
     let mut peak = 0;
+    let mut samples = Vec::new();
+    let mut next = start;
     while start.elapsed() < Duration::from_secs(seconds) {
-        let (_, rss) = cpu_ticks_and_rss(pid)?;
+        let t_s = start.elapsed().as_secs_f64();
+        let (ticks, rss) = cpu_ticks_and_rss(pid)?;
+        let cpu_ns = cpu_ns(pid).unwrap_or((ticks as f64 / hz * 1e9) as u64);
         peak = peak.max(rss);
-        std::thread::sleep(Duration::from_millis(500));
+        samples.push(FootprintSample {
+            t_s,
+            cpu_ns,
+            rss_kib: rss,
+        });
+        next += SAMPLE_EVERY;
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
     let (t1, rss_end) = cpu_ticks_and_rss(pid)?;
     let elapsed = start.elapsed().as_secs_f64();
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let figures = Figures {
+    let figures = FootprintRun {
         interval: interval.to_owned(),
         cpu_percent: (t1 - t0) as f64 / hz / elapsed * 100.0,
         rss_peak_kib: peak.max(rss_end),
         rss_end_kib: rss_end,
         threads: count_dir(&format!("/proc/{pid}/task")),
         fds: count_dir(&format!("/proc/{pid}/fd")),
+        samples,
     };
     drop(daemon);
     Ok(figures)
 }
 
 pub fn run(args: FootprintArgs) -> anyhow::Result<()> {
+    crate::plot::style::ensure_font()?;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("workspace")
@@ -132,6 +158,11 @@ pub fn run(args: FootprintArgs) -> anyhow::Result<()> {
     );
     println!("\n| interval | CPU (% of one CPU) | RSS peak | RSS at end | threads | open files |");
     println!("|---|---|---|---|---|---|");
+    let mut data = FootprintData {
+        binary_bytes: size,
+        seconds: args.seconds,
+        runs: Vec::new(),
+    };
     for interval in &args.intervals {
         let f = measure(&autosa, interval, args.seconds)?;
         println!(
@@ -143,11 +174,30 @@ pub fn run(args: FootprintArgs) -> anyhow::Result<()> {
             f.threads,
             f.fds
         );
+        data.runs.push(f);
     }
     println!(
         "\n`autosa run --backend none` (eBPF loaded, policy and switching run, nothing changed), {} s per interval after a {} s warm-up.",
         args.seconds,
         WARMUP.as_secs()
     );
+    crate::plot::publish(
+        crate::plot::footprint::NAME,
+        &data,
+        Some(crate::plot::footprint::render),
+    )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedstat_first_field_is_cpu_ns() {
+        assert_eq!(parse_schedstat("34335707 13595738 108\n"), Some(34_335_707));
+        assert_eq!(parse_schedstat(""), None);
+        // This test's own thread has run.
+        assert!(cpu_ns(std::process::id()).is_some_and(|ns| ns > 0));
+    }
 }

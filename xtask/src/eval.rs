@@ -144,6 +144,17 @@ impl ConfusionMatrix {
         out
     }
 
+    /// The matrix as the heat map's data.
+    pub fn plot_data(&self, source: String, warmup: u32) -> crate::plot::eval::EvalData {
+        let all = WorkloadClass::ALL;
+        crate::plot::eval::EvalData {
+            source,
+            warmup,
+            classes: all.map(|c| c.as_str().to_string()).to_vec(),
+            counts: all.map(|t| all.map(|p| self.count(t, p)).to_vec()).to_vec(),
+        }
+    }
+
     pub fn render(&self) -> String {
         let short = |c: WorkloadClass| match c {
             WorkloadClass::Idle => "idle",
@@ -550,6 +561,8 @@ fn run_workload(
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    // The heat map is drawn at the end: no font, no run.
+    crate::plot::style::ensure_font()?;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .context("xtask has no parent directory")?
@@ -610,6 +623,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     println!("\n{}", matrix.render());
+    let source = match &args.replay_only {
+        Some(dir) => format!("Replay of the recordings in {}", dir.display()),
+        None => format!(
+            "Live workloads, {} s recorded each (recordings in {})",
+            args.seconds,
+            args.out_dir.display()
+        ),
+    };
+    crate::plot::publish(
+        crate::plot::eval::NAME,
+        &matrix.plot_data(source, args.warmup),
+        Some(crate::plot::eval::render),
+    )?;
     if !disturbed.is_empty() {
         println!(
             "NOTE: the machine was not quiet for {}: those rows measure other load too",
@@ -678,6 +704,19 @@ mod tests {
             ConfusionMatrix::default().shortfalls(0.9, 0.8),
             vec!["no interval was scored".to_string()]
         );
+    }
+
+    #[test]
+    fn plot_data_keeps_rows_as_truth() {
+        let m = matrix(&[(IoBound, IoBound, 9), (IoBound, MemoryBound, 1)]);
+        let d = m.plot_data("test".into(), 5);
+        let (io, mem) = (index(IoBound), index(MemoryBound));
+        assert_eq!(d.classes[io], "io_bound");
+        assert_eq!(
+            (d.counts[io][io], d.counts[io][mem], d.counts[mem][io]),
+            (9, 1, 0)
+        );
+        assert_eq!(d.total(), 10);
     }
 
     #[test]

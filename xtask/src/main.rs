@@ -10,6 +10,7 @@ mod chaos;
 mod docs;
 mod eval;
 mod install;
+mod plot;
 mod soak;
 mod toolchain;
 mod vm;

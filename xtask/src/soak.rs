@@ -220,6 +220,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         unsafe { libc::geteuid() } == 0,
         "soak needs root (eBPF, sched_setattr)"
     );
+    crate::plot::style::ensure_font()?;
     let root = crate::build_ebpf::workspace_root();
     let autosa = crate::chaos::build_daemon(&root)?;
     let dir = std::env::temp_dir().join(format!("autosa-soak-{}", std::process::id()));
@@ -330,6 +331,11 @@ fn report(
         .collect();
     let slope_all = slope(&points);
     let rss_slope = self::slope(&rss_points);
+    crate::plot::publish(
+        crate::plot::soak::NAME,
+        &plot_data(args, samples, ran),
+        Some(crate::plot::soak::render),
+    )?;
     // Allocators and caches settle for a while after the warm-up; a leak
     // keeps growing, so the bound is on the second half of the run.
     let half = (args.minutes as f64 / 2.0).max(args.warmup_minutes);
@@ -445,6 +451,26 @@ fn report(
     Ok(())
 }
 
+/// The samples as the plot's data (`target/bench/soak.json`).
+fn plot_data(args: &Args, samples: &[Sample], ran: Duration) -> crate::plot::soak::SoakData {
+    crate::plot::soak::SoakData {
+        minutes: ran.as_secs_f64() / 60.0,
+        interval_ms: args.interval.as_millis() as u64,
+        backend: args.backend.clone(),
+        warmup_minutes: args.warmup_minutes,
+        samples: samples
+            .iter()
+            .map(|s| crate::plot::soak::SoakSample {
+                minutes: s.minutes,
+                rss_kib: s.rss_kib,
+                anon_kib: s.anon_kib,
+                fds: s.fds,
+                threads: s.threads,
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -458,6 +484,36 @@ mod tests {
         let flat = [(0.0, 5.0), (1.0, 6.0), (2.0, 5.0), (3.0, 6.0)];
         assert!(slope(&flat).unwrap().abs() < 0.5);
         assert_eq!(slope(&[(0.0, 1.0)]), None);
+    }
+
+    #[test]
+    fn plot_data_keeps_every_sample() {
+        let args = Args {
+            minutes: 1,
+            interval: Duration::from_millis(100),
+            backend: "none".into(),
+            phase_secs: 60,
+            warmup_minutes: 0.5,
+            max_slope_kib_per_min: 64.0,
+        };
+        let s = Sample {
+            minutes: 0.25,
+            rss_kib: 12_000,
+            anon_kib: 4_000,
+            fds: 33,
+            threads: 4,
+        };
+        let d = plot_data(&args, &[s, s], Duration::from_secs(90));
+        assert_eq!((d.minutes, d.interval_ms, d.samples.len()), (1.5, 100, 2));
+        assert_eq!(
+            (
+                d.samples[1].rss_kib,
+                d.samples[1].anon_kib,
+                d.samples[1].fds
+            ),
+            (12_000, 4_000, 33)
+        );
+        assert_eq!(d.backend, "none");
     }
 
     #[test]

@@ -11,7 +11,10 @@ NAME becomes the process name (comm), so that autosa's `eevdf.only_comms`
 can keep the daemon away from every other process on the machine.
 
 SIGUSR1 opens a measurement window; SIGUSR2 closes it and prints one JSON
-line on stdout with what the window saw. The process dies with its parent
+line on stdout with what the window saw. The sleeper's line also holds its
+latency distribution: `hist` is `[[i, count], ...]` over log buckets,
+bucket i holding latencies in [2^(i/k), 2^((i+1)/k)) ns, k = `hist_per_octave`
+(latencies under 1 ns count as 1 ns). The process dies with its parent
 (PR_SET_PDEATHSIG), so a crashed test or benchmark leaves no load behind.
 
 The timer slack is set to 1 ns: the default 50 us slack of a normal task
@@ -20,6 +23,7 @@ would otherwise add a constant to every wakeup and hide the scheduler's part.
 
 import ctypes
 import json
+import math
 import os
 import signal
 import sys
@@ -83,6 +87,18 @@ def percentile(sorted_values, p):
     return sorted_values[rank - 1]
 
 
+HIST_PER_OCTAVE = 8
+
+
+def log_hist(values, per_octave):
+    """[[bucket, count], ...], ascending; bucket i is [2^(i/k), 2^((i+1)/k)) ns."""
+    counts = {}
+    for v in values:
+        i = math.floor(math.log2(max(v, 1)) * per_octave)
+        counts[i] = counts.get(i, 0) + 1
+    return [[i, counts[i]] for i in sorted(counts)]
+
+
 def emit(record):
     sys.stdout.write(json.dumps(record) + "\n")
     sys.stdout.flush()
@@ -118,6 +134,8 @@ def run_sleeper(interval_us):
                 "p99_ns": percentile(s, 99),
                 "max_ns": s[-1] if s else 0,
                 "mean_ns": sum(s) // len(s) if s else 0,
+                "hist_per_octave": HIST_PER_OCTAVE,
+                "hist": log_hist(s, HIST_PER_OCTAVE),
             }
         )
 
