@@ -152,10 +152,12 @@ fn a_user_outside_the_group_can_neither_read_nor_switch_and_changes_nothing() {
         assert!(out.stdout.is_empty(), "{args:?}: {}", text(&out.stdout));
     }
     // Nothing happened: no pause, no manual choice, no command recorded.
+    // (`switching.active` is not compared: the daemon may switch by itself
+    // when other work loads the machine.)
     let s = status(&config);
     assert_eq!(s["paused"], false, "{s}");
     assert!(s["manual"].is_null(), "{s}");
-    assert!(s["switching"]["active"].is_null(), "{s}");
+    assert!(s["paused_until_unix_ms"].is_null(), "{s}");
     assert_eq!(manual_commands(&config), vec![]);
     // Root is let in, and the same switch works.
     let out = cli(&config, &["switch", "latency_sensitive", "--for", "10m"]);
