@@ -565,7 +565,87 @@ fn the_daemon_refuses_a_configuration_others_can_write() {
         "{}",
         text(&out.stderr)
     );
-    let _d = Daemon::start(&config, &["--backend", "none"]);
+    let mut d = Daemon::start(&config, &["--backend", "none"]);
+    // Made writable by others while it runs: a SIGHUP reload refuses it and
+    // the running configuration stays.
+    set_mode(&config, 0o666);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(d.pid() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    let log = d.wait_log("SIGHUP: configuration rejected", DEADLINE);
+    assert!(
+        log.contains("refusing this configuration: writable by group or others (mode 666)"),
+        "{log}"
+    );
+    d.assert_running();
+    assert!(cli(&config, &["status"]).status.success());
+}
+
+/// `autosa mcp` is only a client of the socket: run by a user outside the
+/// group it gets the daemon's refusal, and its switch changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autosa_mcp_run_by_a_user_outside_the_group_cannot_switch() {
+    if !root("autosa_mcp_run_by_a_user_outside_the_group_cannot_switch") {
+        return;
+    }
+    let dir = scratch();
+    let config = DaemonConfig {
+        group: "nogroup",
+        ..DaemonConfig::default()
+    }
+    .write(dir.path());
+    let config2 = config.clone();
+    let _d = tokio::task::spawn_blocking(move || Daemon::start(&config2, &["--backend", "none"]))
+        .await
+        .unwrap();
+    let socket = socket_of(dir.path());
+    // Opened by mistake: the daemon's credential check is what refuses.
+    set_mode(&socket, 0o666);
+    let mut command = tokio::process::Command::new(client_binary());
+    command
+        .arg("--config")
+        .arg(&config)
+        .arg("mcp")
+        .arg("--socket")
+        .arg(&socket)
+        .env("AUTOSA_LOG", "warn")
+        .uid(NOBODY)
+        .gid(STRANGER_GID);
+    let client = {
+        use rmcp::ServiceExt as _;
+        let transport = rmcp::transport::TokioChildProcess::new(command).unwrap();
+        tokio::time::timeout(Duration::from_secs(20), ().serve(transport))
+            .await
+            .expect("handshake within 20 s")
+            .expect("handshake")
+    };
+    for (tool, args) in [
+        (
+            "request_switch",
+            json!({"name": "latency_sensitive", "for_secs": 600}),
+        ),
+        ("pause", json!({})),
+        ("get_status", json!({})),
+    ] {
+        let got = mcp_call(&client, tool, args).await;
+        match &got {
+            Ok((true, text)) => assert!(
+                text.contains("permission denied: uid 65534 is neither root nor in the group"),
+                "{tool}: {text}"
+            ),
+            other => panic!("{tool}: {other:?}"),
+        }
+    }
+    client.cancel().await.unwrap();
+    let s = tokio::task::block_in_place(|| status(&config));
+    assert_eq!(s["paused"], false, "{s}");
+    assert!(s["manual"].is_null(), "{s}");
+    assert_eq!(
+        tokio::task::block_in_place(|| manual_commands(&config)),
+        vec![]
+    );
 }
 
 // ─── Rule 3: nothing from a request is executed ──────────────────────────

@@ -268,7 +268,7 @@ pub struct Cred {
 
 /// A copy of the binary `nobody` can execute (the target dir may sit under
 /// a 0700 home), made once per test process.
-fn client_binary() -> &'static Path {
+pub fn client_binary() -> &'static Path {
     static COPY: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     let (_, path) = COPY.get_or_init(|| {
         let dir = scratch();
