@@ -183,6 +183,14 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
+    /// The daemon runs the programs this file names as root: only a file
+    /// root alone can change may name them.
+    #[error(
+        "{path}: refusing this configuration: {reason}; autosa runs the programs it names \
+         as root, so the file must be owned by root and writable only by root, and so must \
+         every directory above it (chown root FILE; chmod go-w FILE)"
+    )]
+    Untrusted { path: PathBuf, reason: String },
 }
 
 fn located(path: &Path, line: Option<usize>) -> String {
@@ -225,6 +233,28 @@ impl Config {
             }
         })?;
         Self::parse(text, path)
+    }
+
+    /// Checks that only root (or autosa's own user) can change the file at
+    /// `path` or any directory above it (see [`crate::trust::check`]); the
+    /// daemon refuses any other configuration.
+    pub fn check_trusted_file(path: &Path) -> Result<(), ConfigError> {
+        use crate::trust::{Kind, TrustError, check};
+        match check(path, Kind::Config) {
+            Ok(_) => Ok(()),
+            Err(TrustError::Insecure { path: what, reason }) => Err(ConfigError::Untrusted {
+                path: path.to_owned(),
+                // The file itself, or the directory above it that failed.
+                reason: if std::fs::canonicalize(path).is_ok_and(|p| p == what) {
+                    reason
+                } else {
+                    format!("{}: {reason}", what.display())
+                },
+            }),
+            Err(TrustError::Io { path: what, source }) => {
+                Err(ConfigError::Read { path: what, source })
+            }
+        }
     }
 
     /// Reads the file if it exists, the defaults if it does not. Used for the

@@ -19,5 +19,6 @@ pub mod replay;
 pub mod sched_ext;
 pub mod service;
 pub mod switching;
+pub mod trust;
 pub mod tui;
 pub mod view;

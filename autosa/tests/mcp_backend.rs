@@ -569,7 +569,8 @@ async fn a_silent_server_fails_the_handshake_in_time_and_is_killed() {
     let mut config = fx.config("normal");
     // A "server" that never answers; the temp dir in its command line lets
     // the fixture (and this test) find it.
-    config.command = PathBuf::from("tail");
+    // Absolute: autosa never searches $PATH for the server.
+    config.command = PathBuf::from("/usr/bin/tail");
     config.args = vec!["-f".into(), marker.display().to_string()];
     config.call_timeout = Duration::from_millis(400);
     let t0 = Instant::now();

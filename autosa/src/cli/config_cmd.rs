@@ -14,6 +14,12 @@ pub fn run(cmd: Command, path: &Path) -> anyhow::Result<()> {
     match cmd {
         Command::Check => {
             super::load_config(path)?;
+            // Any file may be checked; say so when `autosa run` would refuse it.
+            if path.exists()
+                && let Err(e) = Config::check_trusted_file(path)
+            {
+                eprintln!("warning: `autosa run` would refuse this file: {e}");
+            }
             println!("{}: ok", path.display());
         }
         Command::Default => print!("{}", Config::default_toml()),

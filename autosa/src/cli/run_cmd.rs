@@ -14,7 +14,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args, config_path: &Path) -> anyhow::Result<()> {
-    let config = super::load_config(config_path)?;
+    // The daemon's loader: also refuses a file only root should write but others can.
+    let config = crate::service::reload::ConfigSource::new(config_path).load()?;
     run_daemon(
         config,
         RunOptions {

@@ -30,6 +30,11 @@ impl ConfigSource {
 }
 
 fn load(path: &Path) -> Result<Config, ConfigError> {
+    // The daemon starts programs this file names, as root: refuse a file
+    // someone else could have written (an absent default path is the defaults).
+    if std::fs::symlink_metadata(path).is_ok() {
+        Config::check_trusted_file(path)?;
+    }
     if path == Path::new(DEFAULT_CONFIG_PATH) {
         Config::load_or_default(path)
     } else {

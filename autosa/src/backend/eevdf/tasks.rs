@@ -274,9 +274,10 @@ impl<S: TaskSched> EevdfBackend<S> {
                 to: original.to_string(),
             }),
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
-            Err(e) => out
-                .notes
-                .push(format!("{what}: cannot restore {original}: {e}")),
+            Err(e) => out.notes.push(format!(
+                "{what}: cannot restore {original}: {}",
+                why_not(&e)
+            )),
         }
     }
 
@@ -354,7 +355,7 @@ impl<S: TaskSched> EevdfBackend<S> {
                     if !gone {
                         self.say_once(
                             &mut out.notes,
-                            format!("{what}: cannot set {}: {err}", w.desired),
+                            format!("{what}: cannot set {}: {}", w.desired, why_not(&err)),
                         );
                     }
                     match w.journaled {
@@ -408,5 +409,20 @@ fn entry_key(entry: &Entry) -> Option<(u32, u64)> {
             tid, start_time, ..
         } => Some((*tid, *start_time)),
         Entry::Knob { .. } => None,
+    }
+}
+
+/// A failed `sched_setattr`, with what to do when it is the missing
+/// capability: without CAP_SYS_NICE only a process's own user may lower
+/// its priority, and nobody may raise it back.
+fn why_not(err: &std::io::Error) -> String {
+    if err.raw_os_error() == Some(libc::EPERM) {
+        format!(
+            "{err}: changing the scheduling of other processes needs CAP_SYS_NICE (run autosa \
+             as root with CAP_SYS_NICE in its capability bounding set, as \
+             contrib/autosa.service does)"
+        )
+    } else {
+        err.to_string()
     }
 }

@@ -1,6 +1,7 @@
 //! rmcp plumbing: one live session with a schedcp server child (spawn,
 //! handshake, one tool call with a timeout, teardown).
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rmcp::model::{
@@ -37,6 +38,36 @@ pub(crate) struct ToolReply {
     pub is_error: bool,
 }
 
+/// The server binary, checked like a scheduler binary (autosa runs it as
+/// root): an absolute path, never a `$PATH` search, to a file that only
+/// root can replace. A missing file stays a `Spawn` error.
+fn trusted_command(command: &Path) -> Result<PathBuf, McpError> {
+    use crate::trust::{Kind, TrustError, check};
+    if !command.is_absolute() {
+        return Err(McpError::Untrusted {
+            command: command.to_path_buf(),
+            reason: "not an absolute path (autosa does not search $PATH for a program it runs \
+                     as root)"
+                .into(),
+        });
+    }
+    match check(command, Kind::Executable) {
+        Ok(real) => Ok(real),
+        Err(TrustError::Insecure { path, reason }) => Err(McpError::Untrusted {
+            command: command.to_path_buf(),
+            reason: if path == command {
+                reason
+            } else {
+                format!("{}: {reason}", path.display())
+            },
+        }),
+        Err(TrustError::Io { source, .. }) => Err(McpError::Spawn {
+            command: command.to_path_buf(),
+            source,
+        }),
+    }
+}
+
 pub(crate) struct Session {
     service: RunningService<RoleClient, Identity>,
     pid: Option<u32>,
@@ -46,7 +77,8 @@ impl Session {
     /// Spawns the server and does the handshake (initialize, then the
     /// initialized notification), all within the call timeout.
     pub async fn start(config: &McpConfig) -> Result<Self, McpError> {
-        let mut command = Command::new(&config.command);
+        let program = trusted_command(&config.command)?;
+        let mut command = Command::new(&program);
         command.args(&config.args).envs(&config.env);
         if let Some(dir) = &config.working_dir {
             command.current_dir(dir);

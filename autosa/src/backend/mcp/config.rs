@@ -11,7 +11,9 @@ use super::backoff::BackoffConfig;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct McpConfig {
-    /// The server binary (schedcp).
+    /// The server binary (schedcp): an absolute path to a file owned by root
+    /// that only root can write, in directories only root can write (autosa
+    /// runs it as root and never searches `$PATH`); anything else is refused.
     pub command: PathBuf,
     /// Arguments for the server.
     pub args: Vec<String>,

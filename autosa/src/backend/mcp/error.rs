@@ -18,6 +18,13 @@ pub enum McpError {
         source: std::io::Error,
     },
 
+    #[error(
+        "refusing to start the schedcp MCP server `{command}`: {reason}; set `command` in \
+         [mcp] to the absolute path of a binary owned by root that only root can write \
+         (chown root; chmod go-w; the same for every directory above it)"
+    )]
+    Untrusted { command: PathBuf, reason: String },
+
     #[error("MCP handshake with `{command}` failed: {detail}")]
     Handshake { command: PathBuf, detail: String },
 

@@ -4,7 +4,6 @@
 //! the binary must sit where only root (or autosa's own user) can write.
 
 use std::io;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::config::ScxConfig;
@@ -145,69 +144,18 @@ pub fn resolve_binary(config: &ScxConfig, name: &str) -> Result<PathBuf, Resolve
     })
 }
 
-/// The owners autosa trusts: root, and its own effective user (running as
-/// that user already gives it everything such a file could do).
-fn trusted_owner(uid: u32) -> bool {
-    uid == 0 || uid == nix::unistd::geteuid().as_raw()
-}
-
 /// Follows symlinks, then checks the binary (a regular executable file,
-/// trusted owner, not group/world-writable), its directory (same owner
-/// rule, not group/world-writable) and every directory above (same, except
-/// that a sticky directory such as `/tmp` is allowed: nobody else can
-/// replace what is inside it). Returns the canonical path, which is what
-/// gets executed, so a symlink swapped afterwards changes nothing.
+/// owned by root or autosa's own user, not group/world-writable) and every
+/// directory above it (see [`crate::trust::check`]). Returns the canonical
+/// path, which is what gets executed, so a symlink swapped afterwards
+/// changes nothing.
 pub fn check_trusted(path: &Path) -> Result<PathBuf, ResolveError> {
-    let io_err = |source| ResolveError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let real = std::fs::canonicalize(path).map_err(io_err)?;
-    let insecure = |p: &Path, reason: String| ResolveError::Insecure {
-        path: p.to_path_buf(),
-        reason,
-    };
-    let meta = std::fs::metadata(&real).map_err(io_err)?;
-    if !meta.is_file() {
-        return Err(insecure(&real, "not a regular file".into()));
-    }
-    let mode = meta.permissions().mode();
-    if mode & 0o111 == 0 {
-        return Err(insecure(&real, "not executable".into()));
-    }
-    if !trusted_owner(meta.uid()) {
-        return Err(insecure(&real, format!("owned by uid {}", meta.uid())));
-    }
-    if mode & 0o022 != 0 {
-        return Err(insecure(
-            &real,
-            format!("writable by group or others (mode {:o})", mode & 0o7777),
-        ));
-    }
-    for (depth, dir) in real.ancestors().skip(1).enumerate() {
-        let meta = std::fs::metadata(dir).map_err(|source| ResolveError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let mode = meta.permissions().mode();
-        if !trusted_owner(meta.uid()) {
-            return Err(insecure(
-                dir,
-                format!("directory owned by uid {}", meta.uid()),
-            ));
+    crate::trust::check(path, crate::trust::Kind::Executable).map_err(|e| match e {
+        crate::trust::TrustError::Insecure { path, reason } => {
+            ResolveError::Insecure { path, reason }
         }
-        let sticky = mode & 0o1000 != 0;
-        if mode & 0o022 != 0 && (depth == 0 || !sticky) {
-            return Err(insecure(
-                dir,
-                format!(
-                    "directory writable by group or others (mode {:o})",
-                    mode & 0o7777
-                ),
-            ));
-        }
-    }
-    Ok(real)
+        crate::trust::TrustError::Io { path, source } => ResolveError::Io { path, source },
+    })
 }
 
 #[cfg(test)]

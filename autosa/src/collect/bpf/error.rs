@@ -117,19 +117,25 @@ pub(crate) fn classify(
     }
 }
 
-/// Whether the process holds CAP_BPF or CAP_SYS_ADMIN: only then can an
-/// EPERM be the memlock limit. Root without them (a reduced bounding set, a
-/// container) is refused for want of the capability, and must be told so.
+/// Whether the process holds what loading tracing programs takes, CAP_BPF
+/// with CAP_PERFMON, or CAP_SYS_ADMIN: only then can an EPERM be the memlock
+/// limit. Root without them (a reduced bounding set, a container) is refused
+/// for want of a capability, and must be told so (measured: CAP_BPF alone
+/// fails BPF_PROG_LOAD with EPERM).
 fn may_use_bpf() -> bool {
-    const CAP_SYS_ADMIN: u32 = 21;
-    const CAP_BPF: u32 = 39;
     let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
         return nix::unistd::geteuid().is_root();
     };
-    cap_eff(&status).map_or_else(
-        || nix::unistd::geteuid().is_root(),
-        |caps| caps & (1 << CAP_SYS_ADMIN | 1 << CAP_BPF) != 0,
-    )
+    cap_eff(&status).map_or_else(|| nix::unistd::geteuid().is_root(), caps_load_tracing)
+}
+
+/// CAP_SYS_ADMIN, or CAP_BPF and CAP_PERFMON, in an effective mask.
+fn caps_load_tracing(caps: u64) -> bool {
+    const CAP_SYS_ADMIN: u32 = 21;
+    const CAP_PERFMON: u32 = 38;
+    const CAP_BPF: u32 = 39;
+    let both = 1 << CAP_BPF | 1 << CAP_PERFMON;
+    caps & (1 << CAP_SYS_ADMIN) != 0 || caps & both == both
 }
 
 /// The `CapEff:` mask of a `/proc/<pid>/status` text.
@@ -151,5 +157,11 @@ mod tests {
         let caps = cap_eff(&format!("CapEff:\t{dropped:016x}\n")).unwrap();
         assert_eq!(caps & (1 << 21 | 1 << 39), 0);
         assert_eq!(cap_eff("Name: x\n"), None);
+        assert!(!caps_load_tracing(dropped));
+        assert!(caps_load_tracing(dropped | 1 << 21));
+        assert!(caps_load_tracing(dropped | 1 << 38 | 1 << 39));
+        // CAP_BPF without CAP_PERFMON, or the reverse, cannot load them.
+        assert!(!caps_load_tracing(dropped | 1 << 39));
+        assert!(!caps_load_tracing(dropped | 1 << 38));
     }
 }
