@@ -9,10 +9,17 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::{Deserialize, Serialize};
 
-use super::style::{self, FONT, draw_err, us_label};
+use super::chart::{self, Frame, Marks};
+use super::style::{self, FONT, draw_err};
 
 pub const NAME: &str = "accuracy";
 pub const SIZE: (u32, u32) = (1500, 580);
+/// Each of the two charts side by side.
+const HALF: Frame = Frame {
+    margin: 14,
+    x_labels: 50,
+    y_labels: 64,
+};
 
 /// (lower, upper, count) of one histogram bucket; units as each field says.
 pub type Bucket = (u64, u64, u64);
@@ -130,9 +137,7 @@ pub fn render(d: &AccuracyData, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
         !ours.is_empty() && !peer.is_empty(),
         "accuracy data: a histogram is empty"
     );
-    style::ensure_font()?;
-    std::fs::create_dir_all(out)?;
-    let path = out.join("accuracy-runqlat.png");
+    let path = chart::png_in(out, "accuracy-runqlat.png")?;
     let (a, p) = (
         normalise(&autosa_in_log2(&ours)),
         normalise(&runqlat_by_index(&peer)),
@@ -146,39 +151,27 @@ pub fn render(d: &AccuracyData, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
         d.rounds.iter().map(|r| r.runqlat_count).sum(),
     );
 
-    let root = BitMapBackend::new(&path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(draw_err)?;
-    let titled = root
-        .titled(
-            &format!(
-                "Run-queue latency, same window: autosa ({n_ours} events) vs bpftrace runqlat ({n_peer}); {} round(s) of {} s under load",
-                d.rounds.len(),
-                d.seconds
-            ),
-            (FONT, 22),
-        )
-        .map_err(draw_err)?;
-    let (left, right) = titled.split_horizontally(SIZE.0 * 11 / 20);
+    let root = chart::canvas(&path, SIZE)?;
+    let title = format!(
+        "Run-queue latency, same window: autosa ({n_ours} events) vs bpftrace runqlat ({n_peer}); {} round(s) of {} s under load",
+        d.rounds.len(),
+        d.seconds
+    );
+    let (left, right) = chart::titled(&root, &title, 22)?.split_horizontally(SIZE.0 * 11 / 20);
 
-    let mut bars = ChartBuilder::on(&left)
-        .caption("In runqlat's power-of-two buckets", (FONT, 18))
-        .margin(14)
-        .x_label_area_size(50)
-        .y_label_area_size(64)
-        .build_cartesian_2d(0.0..cats, 0.0..y_max)
-        .map_err(draw_err)?;
-    bars.configure_mesh()
-        .disable_x_mesh()
-        .x_labels(0)
-        .x_label_formatter(&|_| String::new())
-        .x_desc("bucket (µs, lower bound; each spans to the next)")
-        .y_desc("share of events (%)")
-        .y_label_formatter(&|v| format!("{v:.0}"))
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 16))
-        .light_line_style(style::GRID.mix(0.3))
-        .draw()
-        .map_err(draw_err)?;
+    let caption = Some(("In runqlat's power-of-two buckets", 18));
+    let mut bars = chart::frame(&left, HALF, caption, 0.0..cats, 0.0..y_max)?;
+    chart::axes(
+        &mut bars,
+        "bucket (µs, lower bound; each spans to the next)",
+        "share of events (%)",
+    )
+    .disable_x_mesh()
+    .x_labels(0)
+    .x_label_formatter(&|_| String::new())
+    .y_label_formatter(&style::whole)
+    .draw()
+    .map_err(draw_err)?;
     for (name, m, color, (l, r)) in [
         ("bpftrace runqlat", &p, style::PEER, (0.12, 0.48)),
         (
@@ -194,15 +187,9 @@ pub fn render(d: &AccuracyData, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
         }))
         .map_err(draw_err)?
         .label(name)
-        .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 20, y + 6)], color.filled()));
+        .legend(chart::box_key(color));
     }
-    bars.configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font((FONT, 15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(draw_err)?;
+    bars.legend(SeriesLabelPosition::UpperRight)?;
     // Category labels under each pair of bars, placed in pixels.
     for k in first..=last {
         let (px, py) = bars.backend_coord(&((k - first) as f64 + 0.5, 0.0));
@@ -234,49 +221,27 @@ pub fn render(d: &AccuracyData, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .map(|p| p.0)
         .fold(0.0, f64::max);
     let (x0, x1) = style::log_bounds(lo.max(0.01), hi);
-    let mut c = ChartBuilder::on(&right)
-        .caption("Cumulative distribution", (FONT, 18))
-        .margin(14)
-        .x_label_area_size(50)
-        .y_label_area_size(64)
-        .build_cartesian_2d((x0..x1).log_scale(), 0.0..100.0)
-        .map_err(draw_err)?;
-    c.configure_mesh()
-        .x_desc("run-queue latency (µs, log scale)")
-        .y_desc("events at or below x (%)")
-        .y_label_formatter(&|v| format!("{v:.0}"))
-        .x_label_formatter(&|v| us_label(*v))
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 16))
-        .light_line_style(style::GRID.mix(0.3))
-        .draw()
-        .map_err(draw_err)?;
+    let caption = Some(("Cumulative distribution", 18));
+    let mut c = chart::frame(&right, HALF, caption, (x0..x1).log_scale(), 0.0..100.0)?;
+    chart::draw_latency_share_axes(
+        &mut c,
+        "run-queue latency (µs, log scale)",
+        "events at or below x (%)",
+    )?;
     let pct = |v: &[(f64, f64)]| -> Vec<(f64, f64)> {
         v.iter().map(|&(x, y)| (x.max(x0), y * 100.0)).collect()
     };
-    c.draw_series(LineSeries::new(pct(&peer_cdf), style::PEER.stroke_width(2)))
-        .map_err(draw_err)?
-        .label("bpftrace runqlat (at its bucket edges)")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], style::PEER.stroke_width(3)));
+    let runqlat = "bpftrace runqlat (at its bucket edges)";
+    c.line(pct(&peer_cdf), style::PEER, 2, runqlat)?;
     c.draw_series(
         pct(&peer_cdf)
             .into_iter()
             .map(|p| Circle::new(p, 5, style::PEER.filled())),
     )
     .map_err(draw_err)?;
-    c.draw_series(LineSeries::new(pct(&ours_cdf), style::ON.stroke_width(2)))
-        .map_err(draw_err)?
-        .label("autosa")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], style::ON.stroke_width(3)));
-    c.configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .label_font((FONT, 15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(draw_err)?;
-    root.present().map_err(draw_err)?;
-    Ok(vec![path.clone()])
+    c.line(pct(&ours_cdf), style::ON, 2, "autosa")?;
+    c.legend(SeriesLabelPosition::LowerRight)?;
+    Ok(vec![chart::finish(&root, &path)?])
 }
 
 #[cfg(test)]
@@ -349,12 +314,7 @@ mod tests {
 
     #[test]
     fn renders_a_png() {
-        if !crate::plot::testing::font_or_skip("accuracy renders_a_png") {
-            return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let files = render(&fixture(), dir.path()).unwrap();
-        assert_eq!(files, vec![dir.path().join("accuracy-runqlat.png")]);
-        crate::plot::testing::assert_png(&files[0], SIZE);
+        let pngs = [("accuracy-runqlat.png", SIZE)];
+        crate::plot::testing::assert_renders("accuracy renders_a_png", render, &fixture(), &pngs);
     }
 }

@@ -8,13 +8,26 @@ use std::path::{Path, PathBuf};
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::style::{self, FONT, draw_err, us_label};
+use super::chart::{self, Frame, Marks};
+use super::style::{self, draw_err, us_label};
 
 pub const NAME: &str = "benefit";
 pub const LATENCY_SIZE: (u32, u32) = (1400, 560);
 pub const ROUNDS_SIZE: (u32, u32) = (1000, 560);
 pub const TIMELINE_SIZE: (u32, u32) = (1200, 560);
 const TIMELINE_TOP: f64 = 175.0;
+/// Each of the latency figure's two charts side by side.
+const HALF: Frame = Frame {
+    margin: 14,
+    x_labels: 46,
+    y_labels: 64,
+};
+/// A chart alone on its canvas.
+const FULL: Frame = Frame {
+    margin: 16,
+    x_labels: 46,
+    y_labels: 70,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenefitData {
@@ -169,9 +182,7 @@ fn mode(on: bool) -> (&'static str, RGBColor) {
 }
 
 pub fn render(d: &BenefitData, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    style::ensure_font()?;
     anyhow::ensure!(!d.rounds.is_empty(), "benefit data: no rounds");
-    std::fs::create_dir_all(out)?;
     let mut files = vec![latency(d, out)?, rounds(d, out)?];
     if let Some(r) = timeline_round(&d.rounds) {
         files.push(timeline(d, r, out)?);
@@ -180,7 +191,7 @@ pub fn render(d: &BenefitData, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 fn latency(d: &BenefitData, out: &Path) -> anyhow::Result<PathBuf> {
-    let path = out.join("benefit-latency.png");
+    let path = chart::png_in(out, "benefit-latency.png")?;
     let modes: Vec<(bool, BTreeMap<i32, u64>)> = [false, true]
         .into_iter()
         .map(|on| (on, pooled(&d.rounds, on)))
@@ -197,53 +208,25 @@ fn latency(d: &BenefitData, out: &Path) -> anyhow::Result<PathBuf> {
     );
     let y_max = all.iter().map(|b| b.2 * 100.0).fold(0.0, f64::max) * 1.1;
 
-    let root = BitMapBackend::new(&path, LATENCY_SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(draw_err)?;
-    let root = root
-        .titled(
-            &format!(
-                "Sleeper wakeup latency beside {} CPU hogs, all rounds of each mode pooled",
-                d.hogs
-            ),
-            (FONT, 24),
-        )
-        .map_err(draw_err)?;
-    let (left, right) = root.split_horizontally(LATENCY_SIZE.0 / 2);
+    let root = chart::canvas(&path, LATENCY_SIZE)?;
+    let title = format!(
+        "Sleeper wakeup latency beside {} CPU hogs, all rounds of each mode pooled",
+        d.hogs
+    );
+    let (left, right) = chart::titled(&root, &title, 24)?.split_horizontally(LATENCY_SIZE.0 / 2);
 
-    let mut hist = ChartBuilder::on(&left)
-        .caption("Distribution (log buckets, 8 per power of two)", (FONT, 18))
-        .margin(14)
-        .x_label_area_size(46)
-        .y_label_area_size(64)
-        .build_cartesian_2d((x0..x1).log_scale(), 0.0..y_max)
-        .map_err(draw_err)?;
-    hist.configure_mesh()
-        .x_desc("wakeup latency (µs, log scale)")
-        .y_desc("share of wakeups per bucket (%)")
-        .y_label_formatter(&|v| format!("{v:.0}"))
-        .x_label_formatter(&|v| us_label(*v))
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 16))
-        .light_line_style(style::GRID.mix(0.3))
-        .draw()
-        .map_err(draw_err)?;
+    let caption = Some(("Distribution (log buckets, 8 per power of two)", 18));
+    let mut hist = chart::frame(&left, HALF, caption, (x0..x1).log_scale(), 0.0..y_max)?;
+    chart::draw_latency_share_axes(
+        &mut hist,
+        "wakeup latency (µs, log scale)",
+        "share of wakeups per bucket (%)",
+    )?;
     for (on, h) in &modes {
         let (label, color) = mode(*on);
-        hist.draw_series(LineSeries::new(
-            step_line(h, d.per_octave),
-            color.stroke_width(2),
-        ))
-        .map_err(draw_err)?
-        .label(label)
-        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(3)));
+        hist.line(step_line(h, d.per_octave), color, 2, label)?;
     }
-    hist.configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font((FONT, 15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(draw_err)?;
+    hist.legend(SeriesLabelPosition::UpperRight)?;
 
     let y_min = modes
         .iter()
@@ -252,67 +235,35 @@ fn latency(d: &BenefitData, out: &Path) -> anyhow::Result<PathBuf> {
         .fold(1.0, f64::min)
         .max(1e-6);
     let y_min = 10f64.powf(y_min.log10().floor());
-    let mut tail = ChartBuilder::on(&right)
-        .caption("Tail: share of wakeups slower than x", (FONT, 18))
-        .margin(14)
-        .x_label_area_size(46)
-        .y_label_area_size(64)
-        .build_cartesian_2d((x0..x1).log_scale(), (y_min..1.0).log_scale())
-        .map_err(draw_err)?;
-    tail.configure_mesh()
-        .x_desc("wakeup latency (µs, log scale)")
-        .y_desc("share of wakeups slower (log scale)")
-        .x_label_formatter(&|v| us_label(*v))
-        .y_label_formatter(&|v| format!("{}%", style::us_label(v * 100.0)))
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 16))
-        .light_line_style(style::GRID.mix(0.3))
-        .draw()
-        .map_err(draw_err)?;
-    tail.draw_series(DashedLineSeries::new(
-        [(x0, 0.01), (x1, 0.01)],
-        6,
-        4,
-        BLACK.stroke_width(1),
-    ))
-    .map_err(draw_err)?
-    .label("1 % slower: the p99")
-    .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.stroke_width(1)));
+    let caption = Some(("Tail: share of wakeups slower than x", 18));
+    let y = (y_min..1.0).log_scale();
+    let mut tail = chart::frame(&right, HALF, caption, (x0..x1).log_scale(), y)?;
+    chart::axes(
+        &mut tail,
+        "wakeup latency (µs, log scale)",
+        "share of wakeups slower (log scale)",
+    )
+    .x_label_formatter(&|v| us_label(*v))
+    .y_label_formatter(&|v| format!("{}%", style::us_label(v * 100.0)))
+    .draw()
+    .map_err(draw_err)?;
+    let p99 = [(x0, 0.01), (x1, 0.01)];
+    tail.dashes(p99, BLACK, 1, "1 % slower: the p99")?;
     let target = d.target_p99_ns / 1e3;
     if target > x0 && target < x1 {
-        tail.draw_series(DashedLineSeries::new(
-            [(target, y_min), (target, 1.0)],
-            6,
-            4,
-            style::THIRD.stroke_width(2),
-        ))
-        .map_err(draw_err)?
-        .label(format!("p99 target ({} µs)", us_label(target)))
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], style::THIRD.stroke_width(2)));
+        let label = format!("p99 target ({} µs)", us_label(target));
+        tail.dashes([(target, y_min), (target, 1.0)], style::THIRD, 2, label)?;
     }
     for (on, h) in &modes {
         let (label, color) = mode(*on);
-        tail.draw_series(LineSeries::new(
-            exceedance(h, d.per_octave),
-            color.stroke_width(2),
-        ))
-        .map_err(draw_err)?
-        .label(label)
-        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(3)));
+        tail.line(exceedance(h, d.per_octave), color, 2, label)?;
     }
-    tail.configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font((FONT, 15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(draw_err)?;
-    root.present().map_err(draw_err)?;
-    Ok(path.clone())
+    tail.legend(SeriesLabelPosition::UpperRight)?;
+    chart::finish(&root, &path)
 }
 
 fn rounds(d: &BenefitData, out: &Path) -> anyhow::Result<PathBuf> {
-    let path = out.join("benefit-rounds.png");
+    let path = chart::png_in(out, "benefit-rounds.png")?;
     let p99: Vec<(usize, bool, f64)> = d
         .rounds
         .iter()
@@ -326,22 +277,11 @@ fn rounds(d: &BenefitData, out: &Path) -> anyhow::Result<PathBuf> {
         p99.iter().map(|p| p.2).fold(target, f64::max) * 4.0,
     );
     let last = d.rounds.iter().map(|r| r.n).max().unwrap_or(1) as f64;
-    let root = BitMapBackend::new(&path, ROUNDS_SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(draw_err)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "Sleeper p99 wakeup latency per round (ABBA order)",
-            (FONT, 22),
-        )
-        .margin(16)
-        .x_label_area_size(46)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.5..last + 0.5, (y0..y1).log_scale())
-        .map_err(draw_err)?;
-    chart
-        .configure_mesh()
-        .x_desc("round")
-        .y_desc("p99 wakeup latency (µs, log scale)")
+    let root = chart::canvas(&path, ROUNDS_SIZE)?;
+    let caption = "Sleeper p99 wakeup latency per round (ABBA order)";
+    let (x, y) = (0.5..last + 0.5, (y0..y1).log_scale());
+    let mut fig = chart::frame(&root, FULL, Some((caption, 22)), x, y)?;
+    chart::axes(&mut fig, "round", "p99 wakeup latency (µs, log scale)")
         .x_labels(d.rounds.len().min(20))
         .x_label_formatter(&|v| {
             if (v - v.round()).abs() < 1e-6 && *v >= 1.0 {
@@ -352,22 +292,13 @@ fn rounds(d: &BenefitData, out: &Path) -> anyhow::Result<PathBuf> {
         })
         .y_labels(30)
         .y_label_formatter(&|v| style::log_tick(*v).unwrap_or_default())
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 16))
         // 30 labels' worth of light lines would grey the plot out.
         .light_line_style(WHITE)
         .draw()
         .map_err(draw_err)?;
-    chart
-        .draw_series(DashedLineSeries::new(
-            [(0.5, target), (last + 0.5, target)],
-            6,
-            4,
-            style::THIRD.stroke_width(2),
-        ))
-        .map_err(draw_err)?
-        .label(format!("target: well under {} µs", us_label(target)))
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], style::THIRD.stroke_width(2)));
+    let label = format!("target: well under {} µs", us_label(target));
+    let ends = [(0.5, target), (last + 0.5, target)];
+    fig.dashes(ends, style::THIRD, 2, label)?;
     let (off_med, on_med) = median_p99_us(&d.rounds);
     for (on, med) in [(false, off_med), (true, on_med)] {
         let (label, color) = mode(on);
@@ -379,92 +310,66 @@ fn rounds(d: &BenefitData, out: &Path) -> anyhow::Result<PathBuf> {
         if points.is_empty() {
             continue;
         }
-        chart
-            .draw_series(
-                points
-                    .iter()
-                    .map(|&(x, y)| Circle::new((x, y), 7, color.filled())),
-            )
-            .map_err(draw_err)?
-            .label(match med {
-                Some(m) => format!("{label} (median {} µs)", us_label(m)),
-                None => label.to_string(),
-            })
-            .legend(move |(x, y)| Circle::new((x + 10, y), 6, color.filled()));
+        fig.draw_series(
+            points
+                .iter()
+                .map(|&(x, y)| Circle::new((x, y), 7, color.filled())),
+        )
+        .map_err(draw_err)?
+        .label(match med {
+            Some(m) => format!("{label} (median {} µs)", us_label(m)),
+            None => label.to_string(),
+        })
+        .legend(move |(x, y)| Circle::new((x + 10, y), 6, color.filled()));
         if let Some(m) = med {
-            chart
-                .draw_series(LineSeries::new(
-                    [(0.5, m), (last + 0.5, m)],
-                    color.mix(0.6).stroke_width(1),
-                ))
-                .map_err(draw_err)?;
+            fig.draw_series(LineSeries::new(
+                [(0.5, m), (last + 0.5, m)],
+                color.mix(0.6).stroke_width(1),
+            ))
+            .map_err(draw_err)?;
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font((FONT, 15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(draw_err)?;
-    root.present().map_err(draw_err)?;
-    Ok(path.clone())
+    fig.legend(SeriesLabelPosition::UpperRight)?;
+    chart::finish(&root, &path)
 }
 
 fn timeline(d: &BenefitData, r: &BenefitRound, out: &Path) -> anyhow::Result<PathBuf> {
     let t = r.timeline.as_ref().expect("chosen for its timeline");
-    let path = out.join("benefit-timeline.png");
+    let path = chart::png_in(out, "benefit-timeline.png")?;
     let end = [t.restored_s, t.load_stop_s, Some(t.window_close_s)]
         .into_iter()
         .flatten()
         .fold(0.0, f64::max);
     let (x0, x1) = (t.daemon_start_s.min(0.0) - 0.5, end + 1.0);
-    let root = BitMapBackend::new(&path, TIMELINE_SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(draw_err)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!(
-                "One \"on\" round (round {} of {}): what autosa did to the load, and when",
-                r.n,
-                d.rounds.len()
-            ),
-            (FONT, 22),
-        )
-        .margin(16)
-        .x_label_area_size(46)
-        .y_label_area_size(70)
-        // Headroom above 100 % holds the legend clear of the lines.
-        .build_cartesian_2d(x0..x1, 0.0..TIMELINE_TOP)
-        .map_err(draw_err)?;
-    chart
-        .configure_mesh()
-        .x_desc("seconds since the load started")
-        .y_desc("load threads changed by autosa (%)")
-        .y_label_formatter(&|v| {
-            if *v <= 100.0 {
-                format!("{v:.0}")
-            } else {
-                String::new()
-            }
-        })
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 16))
-        .light_line_style(style::GRID.mix(0.3))
-        .draw()
-        .map_err(draw_err)?;
-    let window = RGBColor(198, 219, 239);
-    chart
-        .draw_series([Rectangle::new(
-            [(t.window_open_s, 0.0), (t.window_close_s, 100.0)],
-            window.filled(),
-        )])
-        .map_err(draw_err)?
-        .label(format!(
-            "measured window ({:.0} s)",
-            t.window_close_s - t.window_open_s
-        ))
-        .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 20, y + 6)], window.filled()));
+    let root = chart::canvas(&path, TIMELINE_SIZE)?;
+    let caption = format!(
+        "One \"on\" round (round {} of {}): what autosa did to the load, and when",
+        r.n,
+        d.rounds.len()
+    );
+    // Headroom above 100 % holds the legend clear of the lines.
+    let y = 0.0..TIMELINE_TOP;
+    let mut fig = chart::frame(&root, FULL, Some((&caption, 22)), x0..x1, y)?;
+    chart::axes(
+        &mut fig,
+        "seconds since the load started",
+        "load threads changed by autosa (%)",
+    )
+    .y_label_formatter(&|v| {
+        if *v <= 100.0 {
+            format!("{v:.0}")
+        } else {
+            String::new()
+        }
+    })
+    .draw()
+    .map_err(draw_err)?;
+    let window = [(t.window_open_s, 0.0), (t.window_close_s, 100.0)];
+    let label = format!(
+        "measured window ({:.0} s)",
+        t.window_close_s - t.window_open_s
+    );
+    fig.band(window, RGBColor(198, 219, 239), label)?;
     let mut steps = Vec::new();
     let mut prev = 0.0;
     steps.push((x0, 0.0));
@@ -474,11 +379,8 @@ fn timeline(d: &BenefitData, r: &BenefitRound, out: &Path) -> anyhow::Result<Pat
         prev = share * 100.0;
     }
     steps.push((x1, prev));
-    chart
-        .draw_series(LineSeries::new(steps, style::ON.stroke_width(3)))
-        .map_err(draw_err)?
-        .label("threads carrying a change (polled)")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], style::ON.stroke_width(3)));
+    let polled = "threads carrying a change (polled)";
+    fig.line(steps, style::ON, 3, polled)?;
     let events: [(Option<f64>, String, RGBColor); 6] = [
         (Some(t.daemon_start_s), "daemon started".into(), style::PEER),
         (Some(0.0), "load started".into(), BLACK),
@@ -504,27 +406,10 @@ fn timeline(d: &BenefitData, r: &BenefitRound, out: &Path) -> anyhow::Result<Pat
     ];
     for (at, label, color) in events {
         let Some(at) = at else { continue };
-        chart
-            .draw_series(DashedLineSeries::new(
-                [(at, 0.0), (at, TIMELINE_TOP)],
-                6,
-                4,
-                color.stroke_width(2),
-            ))
-            .map_err(draw_err)?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+        fig.dashes([(at, 0.0), (at, TIMELINE_TOP)], color, 2, label)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font((FONT, 14))
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .draw()
-        .map_err(draw_err)?;
-    root.present().map_err(draw_err)?;
-    Ok(path.clone())
+    fig.legend_styled(SeriesLabelPosition::UpperRight, 14, 0.9)?;
+    chart::finish(&root, &path)
 }
 
 #[cfg(test)]
@@ -632,25 +517,12 @@ pub(crate) mod tests {
 
     #[test]
     fn renders_three_pngs() {
-        if !crate::plot::testing::font_or_skip("benefit renders_three_pngs") {
-            return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let files = render(&fixture(), dir.path()).unwrap();
-        let names: Vec<_> = files
-            .iter()
-            .map(|f| f.file_name().unwrap().to_owned())
-            .collect();
-        assert_eq!(
-            names,
-            [
-                "benefit-latency.png",
-                "benefit-rounds.png",
-                "benefit-timeline.png"
-            ]
-        );
-        crate::plot::testing::assert_png(&files[0], LATENCY_SIZE);
-        crate::plot::testing::assert_png(&files[1], ROUNDS_SIZE);
-        crate::plot::testing::assert_png(&files[2], TIMELINE_SIZE);
+        let pngs = [
+            ("benefit-latency.png", LATENCY_SIZE),
+            ("benefit-rounds.png", ROUNDS_SIZE),
+            ("benefit-timeline.png", TIMELINE_SIZE),
+        ];
+        let test = "benefit renders_three_pngs";
+        crate::plot::testing::assert_renders(test, render, &fixture(), &pngs);
     }
 }

@@ -8,6 +8,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::{Deserialize, Serialize};
 
+use super::chart::{self, Frame};
 use super::style::{self, FONT, draw_err};
 
 pub const NAME: &str = "eval";
@@ -59,13 +60,10 @@ pub fn render(d: &EvalData, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
         "eval data: the matrix is not {n}×{n}",
         n = d.classes.len()
     );
-    style::ensure_font()?;
-    std::fs::create_dir_all(out)?;
-    let path = out.join("eval-confusion.png");
+    let path = chart::png_in(out, "eval-confusion.png")?;
     let n = d.classes.len() as u32;
     let shares = d.row_shares();
-    let root = BitMapBackend::new(&path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(draw_err)?;
+    let root = chart::canvas(&path, SIZE)?;
     let (chart_area, note_area) = root.split_vertically(SIZE.1 - 36);
     let caption = match d.overall() {
         Some(a) => format!(
@@ -75,16 +73,13 @@ pub fn render(d: &EvalData, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
         ),
         None => "Classification: no interval scored".to_string(),
     };
-    let mut chart = ChartBuilder::on(&chart_area)
-        .caption(caption, (FONT, 26))
-        .margin(16)
-        .x_label_area_size(56)
-        .y_label_area_size(170)
-        .build_cartesian_2d(
-            (0u32..n - 1).into_segmented(),
-            (0u32..n - 1).into_segmented(),
-        )
-        .map_err(draw_err)?;
+    let cells = || (0u32..n - 1).into_segmented();
+    let frame = Frame {
+        margin: 16,
+        x_labels: 56,
+        y_labels: 170,
+    };
+    let mut chart = chart::frame(&chart_area, frame, Some((&caption, 26)), cells(), cells())?;
     // Row 0 (the first class) at the top.
     let name = |v: &SegmentValue<u32>, flip: bool| match v {
         SegmentValue::CenterOf(i) | SegmentValue::Exact(i) if *i < n => {
@@ -93,15 +88,12 @@ pub fn render(d: &EvalData, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
         }
         _ => String::new(),
     };
-    chart
-        .configure_mesh()
+    chart::axes(&mut chart, "said by autosa", "true workload")
         .disable_mesh()
         .x_labels(n as usize)
         .y_labels(n as usize)
         .x_label_formatter(&|v| name(v, false))
         .y_label_formatter(&|v| name(v, true))
-        .x_desc("said by autosa")
-        .y_desc("true workload")
         .label_style((FONT, 16))
         .axis_desc_style((FONT, 18))
         .draw()
@@ -159,8 +151,7 @@ pub fn render(d: &EvalData, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
             (FONT, 15).into_font().color(&RGBColor(60, 60, 60)),
         ))
         .map_err(draw_err)?;
-    root.present().map_err(draw_err)?;
-    Ok(vec![path.clone()])
+    Ok(vec![chart::finish(&root, &path)?])
 }
 
 #[cfg(test)]
@@ -203,13 +194,8 @@ pub(crate) mod tests {
 
     #[test]
     fn renders_a_png() {
-        if !crate::plot::testing::font_or_skip("eval renders_a_png") {
-            return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let files = render(&fixture(), dir.path()).unwrap();
-        assert_eq!(files, vec![dir.path().join("eval-confusion.png")]);
-        crate::plot::testing::assert_png(&files[0], SIZE);
+        let pngs = [("eval-confusion.png", SIZE)];
+        crate::plot::testing::assert_renders("eval renders_a_png", render, &fixture(), &pngs);
     }
 
     #[test]

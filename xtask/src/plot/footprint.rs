@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::style::{self, FONT, draw_err};
+use super::chart::{self, Marks};
+use super::style;
 
 pub const NAME: &str = "footprint";
 pub const SIZE: (u32, u32) = (1200, 760);
@@ -67,9 +68,7 @@ pub fn render(d: &FootprintData, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
         d.runs.iter().any(|r| r.samples.len() >= 2),
         "footprint data: no run has samples over time"
     );
-    style::ensure_font()?;
-    std::fs::create_dir_all(out)?;
-    let path = out.join("footprint.png");
+    let path = chart::png_in(out, "footprint.png")?;
     let t_max = d
         .runs
         .iter()
@@ -90,91 +89,37 @@ pub fn render(d: &FootprintData, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .collect();
     let cpu_max = cpu.iter().flatten().map(|p| p.1).fold(0.1, f64::max) * 1.15;
 
-    let root = BitMapBackend::new(&path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(draw_err)?;
-    let root = root
-        .titled(
-            &format!(
-                "autosa run --backend none: memory and CPU over {} s (binary {:.1} MiB)",
-                d.seconds,
-                d.binary_bytes as f64 / (1 << 20) as f64
-            ),
-            (FONT, 22),
-        )
-        .map_err(draw_err)?;
-    let (top, bottom) = root.split_vertically((SIZE.1 - 40) / 2);
-    let mut rss = ChartBuilder::on(&top)
-        .margin(14)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..t_max, 0.0..rss_max)
-        .map_err(draw_err)?;
-    rss.configure_mesh()
-        .x_desc("seconds after the warm-up")
-        .y_desc("resident memory (MiB)")
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 16))
-        .light_line_style(style::GRID.mix(0.3))
-        .draw()
-        .map_err(draw_err)?;
+    let title = format!(
+        "autosa run --backend none: memory and CPU over {} s (binary {:.1} MiB)",
+        d.seconds,
+        d.binary_bytes as f64 / (1 << 20) as f64
+    );
+    let [root, top, bottom] = chart::two_rows(&path, SIZE, &title)?;
+    let x_desc = "seconds after the warm-up";
+    let mut rss = chart::frame(&top, chart::PANEL, None, 0.0..t_max, 0.0..rss_max)?;
+    chart::draw_axes(&mut rss, x_desc, "resident memory (MiB)")?;
     for (i, r) in d.runs.iter().enumerate() {
-        let c = color(i);
-        rss.draw_series(LineSeries::new(
-            r.samples.iter().map(|s| (s.t_s, s.rss_kib as f64 / 1024.0)),
-            c.stroke_width(2),
-        ))
-        .map_err(draw_err)?
-        .label(format!(
+        let mib = r.samples.iter().map(|s| (s.t_s, s.rss_kib as f64 / 1024.0));
+        let label = format!(
             "interval {}: peak {:.1} MiB",
             r.interval,
             r.rss_peak_kib as f64 / 1024.0
-        ))
-        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(3)));
+        );
+        rss.line(mib, color(i), 2, label)?;
     }
-    rss.configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .label_font((FONT, 15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(draw_err)?;
+    rss.legend(SeriesLabelPosition::LowerRight)?;
 
-    let mut cpu_chart = ChartBuilder::on(&bottom)
-        .margin(14)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..t_max, 0.0..cpu_max)
-        .map_err(draw_err)?;
-    cpu_chart
-        .configure_mesh()
-        .x_desc("seconds after the warm-up")
-        .y_desc("CPU, % of one CPU (per 1 s)")
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 16))
-        .light_line_style(style::GRID.mix(0.3))
-        .draw()
-        .map_err(draw_err)?;
+    let mut cpu_chart = chart::frame(&bottom, chart::PANEL, None, 0.0..t_max, 0.0..cpu_max)?;
+    chart::draw_axes(&mut cpu_chart, x_desc, "CPU, % of one CPU (per 1 s)")?;
     for (i, (r, series)) in d.runs.iter().zip(&cpu).enumerate() {
-        let c = color(i);
-        cpu_chart
-            .draw_series(LineSeries::new(series.iter().copied(), c.stroke_width(2)))
-            .map_err(draw_err)?
-            .label(format!(
-                "interval {}: {:.2} % over the run",
-                r.interval, r.cpu_percent
-            ))
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(3)));
+        let label = format!(
+            "interval {}: {:.2} % over the run",
+            r.interval, r.cpu_percent
+        );
+        cpu_chart.line(series.iter().copied(), color(i), 2, label)?;
     }
-    cpu_chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font((FONT, 15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(draw_err)?;
-    root.present().map_err(draw_err)?;
-    Ok(vec![path.clone()])
+    cpu_chart.legend(SeriesLabelPosition::UpperRight)?;
+    Ok(vec![chart::finish(&root, &path)?])
 }
 
 #[cfg(test)]
@@ -205,9 +150,6 @@ mod tests {
 
     #[test]
     fn renders_a_png() {
-        if !crate::plot::testing::font_or_skip("footprint renders_a_png") {
-            return;
-        }
         let run = |interval: &str, ns: u64| FootprintRun {
             interval: interval.into(),
             cpu_percent: ns as f64 / 0.25e9 * 100.0,
@@ -222,9 +164,7 @@ mod tests {
             seconds: 10,
             runs: vec![run("1s", 250_000), run("100ms", 1_900_000)],
         };
-        let dir = tempfile::tempdir().unwrap();
-        let files = render(&d, dir.path()).unwrap();
-        assert_eq!(files, vec![dir.path().join("footprint.png")]);
-        crate::plot::testing::assert_png(&files[0], SIZE);
+        let pngs = [("footprint.png", SIZE)];
+        crate::plot::testing::assert_renders("footprint renders_a_png", render, &d, &pngs);
     }
 }

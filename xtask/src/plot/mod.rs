@@ -8,6 +8,7 @@
 
 pub mod accuracy;
 pub mod benefit;
+pub mod chart;
 pub mod eval;
 pub mod footprint;
 pub mod soak;
@@ -51,32 +52,23 @@ fn render_from<T: DeserializeOwned>(
     render(&load(json)?, out)
 }
 
+/// The figure set drawn by module `$m` from the JSON `command` saves.
+macro_rules! figure {
+    ($m:ident, $command:literal) => {
+        Figure {
+            name: $m::NAME,
+            command: $command,
+            render: |json, out| render_from(json, out, $m::render),
+        }
+    };
+}
+
 const FIGURES: [Figure; 5] = [
-    Figure {
-        name: benefit::NAME,
-        command: "cargo xtask bench benefit",
-        render: |j, o| render_from(j, o, benefit::render),
-    },
-    Figure {
-        name: accuracy::NAME,
-        command: "cargo xtask bench accuracy",
-        render: |j, o| render_from(j, o, accuracy::render),
-    },
-    Figure {
-        name: footprint::NAME,
-        command: "cargo xtask bench footprint",
-        render: |j, o| render_from(j, o, footprint::render),
-    },
-    Figure {
-        name: eval::NAME,
-        command: "cargo xtask eval",
-        render: |j, o| render_from(j, o, eval::render),
-    },
-    Figure {
-        name: soak::NAME,
-        command: "cargo xtask soak",
-        render: |j, o| render_from(j, o, soak::render),
-    },
+    figure!(benefit, "cargo xtask bench benefit"),
+    figure!(accuracy, "cargo xtask bench accuracy"),
+    figure!(footprint, "cargo xtask bench footprint"),
+    figure!(eval, "cargo xtask eval"),
+    figure!(soak, "cargo xtask soak"),
 ];
 
 /// `cargo xtask bench plot`: every PNG from the JSON found in `--from`.
@@ -176,6 +168,30 @@ pub(crate) mod testing {
         assert_eq!(&bytes[12..16], b"IHDR", "{}: no IHDR first", path.display());
         let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
         (be(&bytes[16..20]), be(&bytes[20..24]))
+    }
+
+    /// Renders `data` into a fresh directory and checks what was drawn: the
+    /// files named in `pngs`, in that order, each of its size and not blank.
+    pub fn assert_renders<T>(
+        test: &str,
+        render: super::Render<T>,
+        data: &T,
+        pngs: &[(&str, (u32, u32))],
+    ) {
+        if !font_or_skip(test) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let files = render(data, dir.path()).unwrap();
+        let names: Vec<_> = files
+            .iter()
+            .map(|f| f.strip_prefix(dir.path()).unwrap())
+            .collect();
+        let expected: Vec<_> = pngs.iter().map(|p| Path::new(p.0)).collect();
+        assert_eq!(names, expected, "{test}");
+        for (file, (_, size)) in files.iter().zip(pngs) {
+            assert_png(file, *size);
+        }
     }
 
     /// The PNG exists, has the size asked for and is not a blank canvas.

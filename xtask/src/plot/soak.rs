@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::style::{self, FONT, draw_err};
+use super::chart::{self, Marks};
+use super::style::{self, draw_err};
 
 pub const NAME: &str = "soak";
 pub const SIZE: (u32, u32) = (1200, 760);
@@ -40,9 +41,7 @@ pub fn mib_series(samples: &[SoakSample], f: fn(&SoakSample) -> u64) -> Vec<(f64
 
 pub fn render(d: &SoakData, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
     anyhow::ensure!(d.samples.len() >= 2, "soak data: fewer than 2 samples");
-    style::ensure_font()?;
-    std::fs::create_dir_all(out)?;
-    let path = out.join("soak.png");
+    let path = chart::png_in(out, "soak.png")?;
     let t_max = d
         .samples
         .iter()
@@ -59,103 +58,31 @@ pub fn render(d: &SoakData, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .unwrap_or(1) as f64
         * 1.2;
 
-    let root = BitMapBackend::new(&path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(draw_err)?;
-    let root = root
-        .titled(
-            &format!(
-                "Soak: the daemon over {:.0} min at {} ms, backend {}, under a changing load",
-                d.minutes, d.interval_ms, d.backend
-            ),
-            (FONT, 22),
-        )
-        .map_err(draw_err)?;
-    let (top, bottom) = root.split_vertically((SIZE.1 - 40) / 2);
-    let mut mem = ChartBuilder::on(&top)
-        .margin(14)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..t_max, 0.0..mem_max)
-        .map_err(draw_err)?;
-    mem.configure_mesh()
-        .x_desc("minutes")
-        .y_desc("memory (MiB)")
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 16))
-        .light_line_style(style::GRID.mix(0.3))
-        .draw()
-        .map_err(draw_err)?;
+    let title = format!(
+        "Soak: the daemon over {:.0} min at {} ms, backend {}, under a changing load",
+        d.minutes, d.interval_ms, d.backend
+    );
+    let [root, top, bottom] = chart::two_rows(&path, SIZE, &title)?;
+    let mut mem = chart::frame(&top, chart::PANEL, None, 0.0..t_max, 0.0..mem_max)?;
+    chart::draw_axes(&mut mem, "minutes", "memory (MiB)")?;
+    let warm_up = [(0.0, 0.0), (d.warmup_minutes.min(t_max), mem_max)];
     let warm = RGBColor(235, 235, 235);
-    mem.draw_series([Rectangle::new(
-        [(0.0, 0.0), (d.warmup_minutes.min(t_max), mem_max)],
-        warm.filled(),
-    )])
-    .map_err(draw_err)?
-    .label("warm-up (left out of the slopes)")
-    .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 20, y + 6)], warm.filled()));
-    for (name, series, c) in [
-        ("RSS", rss, style::ON),
-        ("anonymous (heap, stacks)", anon, style::OFF),
-    ] {
-        mem.draw_series(LineSeries::new(series, c.stroke_width(2)))
-            .map_err(draw_err)?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(3)));
-    }
-    mem.configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .label_font((FONT, 15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(draw_err)?;
+    mem.band(warm_up, warm, "warm-up (left out of the slopes)")?;
+    mem.line(rss, style::ON, 2, "RSS")?;
+    mem.line(anon, style::OFF, 2, "anonymous (heap, stacks)")?;
+    mem.legend(SeriesLabelPosition::LowerRight)?;
 
-    let mut counts = ChartBuilder::on(&bottom)
-        .margin(14)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..t_max, 0.0..count_max)
-        .map_err(draw_err)?;
-    counts
-        .configure_mesh()
-        .x_desc("minutes")
-        .y_desc("count")
-        .y_label_formatter(&|v| format!("{v:.0}"))
-        .label_style((FONT, 14))
-        .axis_desc_style((FONT, 16))
-        .light_line_style(style::GRID.mix(0.3))
+    let mut counts = chart::frame(&bottom, chart::PANEL, None, 0.0..t_max, 0.0..count_max)?;
+    chart::axes(&mut counts, "minutes", "count")
+        .y_label_formatter(&style::whole)
         .draw()
         .map_err(draw_err)?;
-    let fds: Vec<(f64, f64)> = d
-        .samples
-        .iter()
-        .map(|s| (s.minutes, s.fds as f64))
-        .collect();
-    let threads: Vec<(f64, f64)> = d
-        .samples
-        .iter()
-        .map(|s| (s.minutes, s.threads as f64))
-        .collect();
-    for (name, series, c) in [
-        ("open file descriptors", fds, style::THIRD),
-        ("threads", threads, style::PEER),
-    ] {
-        counts
-            .draw_series(LineSeries::new(series, c.stroke_width(2)))
-            .map_err(draw_err)?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(3)));
-    }
-    counts
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .label_font((FONT, 15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(draw_err)?;
-    root.present().map_err(draw_err)?;
-    Ok(vec![path.clone()])
+    let count = |f: fn(&SoakSample) -> f64| d.samples.iter().map(move |s| (s.minutes, f(s)));
+    let fds = count(|s| s.fds as f64);
+    counts.line(fds, style::THIRD, 2, "open file descriptors")?;
+    counts.line(count(|s| s.threads as f64), style::PEER, 2, "threads")?;
+    counts.legend(SeriesLabelPosition::LowerRight)?;
+    Ok(vec![chart::finish(&root, &path)?])
 }
 
 #[cfg(test)]
@@ -194,12 +121,7 @@ mod tests {
 
     #[test]
     fn renders_a_png() {
-        if !crate::plot::testing::font_or_skip("soak renders_a_png") {
-            return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let files = render(&fixture(), dir.path()).unwrap();
-        assert_eq!(files, vec![dir.path().join("soak.png")]);
-        crate::plot::testing::assert_png(&files[0], SIZE);
+        let pngs = [("soak.png", SIZE)];
+        crate::plot::testing::assert_renders("soak renders_a_png", render, &fixture(), &pngs);
     }
 }

@@ -48,6 +48,11 @@ pub fn draw_err<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow!("drawing the plot: {e}")
 }
 
+/// An axis value as a whole number.
+pub fn whole(v: &f64) -> String {
+    format!("{v:.0}")
+}
+
 /// A latency in µs for an axis label: 0.5, 3, 40, 1k, 25k, 2M.
 pub fn us_label(us: f64) -> String {
     if us >= 1e6 {
