@@ -28,6 +28,8 @@ enum Bench {
     Benefit(crate::bench_benefit::BenefitArgs),
     /// The daemon's own CPU, memory, threads and files at 1 s and 100 ms, and its size.
     Footprint(crate::bench_footprint::FootprintArgs),
+    /// The control socket under 1–256 concurrent clients, with and without slow ones.
+    Control(crate::bench_control::ControlArgs),
     /// Run-queue latency percentiles: autosa vs bpftrace (runqlat's logic) under load.
     Accuracy {
         /// Seconds of load per round.
@@ -96,6 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let args = match args.bench {
         Bench::Benefit(b) => return crate::bench_benefit::run(b),
         Bench::Footprint(f) => return crate::bench_footprint::run(f),
+        Bench::Control(c) => return crate::bench_control::run(c),
         other => Args { bench: other },
     };
     preflight()?;
@@ -108,7 +111,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             cpu,
             empty_peer,
         } => cost(&collector, loops, cpu, empty_peer),
-        Bench::Benefit(_) | Bench::Footprint(_) => unreachable!("handled before the preflight"),
+        Bench::Benefit(_) | Bench::Footprint(_) | Bench::Control(_) => {
+            unreachable!("handled before the preflight")
+        }
     }
 }
 
