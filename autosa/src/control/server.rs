@@ -70,6 +70,36 @@ pub enum ServerError {
     UnknownGroup { group: String },
 }
 
+/// File descriptors the daemon needs besides its clients (eBPF maps and
+/// programs, procfs, the history, the journal).
+const FDS_BESIDE: usize = 256;
+
+/// Raises the soft RLIMIT_NOFILE to `needed` (within the hard limit) when it
+/// is lower, so that a full queue of clients does not make `accept` fail
+/// (systemd's default soft limit is 1024).
+fn raise_fd_limit(needed: usize) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    let Some(want) = soft_fd_limit(soft, hard, needed as u64) else {
+        return;
+    };
+    match setrlimit(Resource::RLIMIT_NOFILE, want, hard) {
+        Ok(()) if want >= needed as u64 => {}
+        Ok(()) | Err(_) => tracing::warn!(
+            "the open-file limit is {} (hard {hard}); [control] max_clients needs about \
+             {needed}: lower max_clients, or raise LimitNOFILE",
+            want.max(soft)
+        ),
+    }
+}
+
+/// The soft limit to set, if it must change: `needed`, at most `hard`.
+fn soft_fd_limit(soft: u64, hard: u64, needed: u64) -> Option<u64> {
+    (soft < needed).then(|| needed.min(hard))
+}
+
 /// A request for the daemon loop, with where to send its answer.
 #[derive(Debug)]
 pub struct ControlCommand {
@@ -128,6 +158,7 @@ impl Server {
     pub fn bind(config: &ControlConfig) -> Result<Server, ServerError> {
         let gid = socket::resolve_group(&config.group)?;
         let listener = socket::bind(&config.socket, gid)?;
+        raise_fd_limit(config.max_clients + Slots::max_waiting(config.max_clients) + FDS_BESIDE);
         Ok(Server {
             listener,
             path: config.socket.clone(),
@@ -164,7 +195,11 @@ impl Server {
     }
 
     async fn run(self, shared: Arc<Shared>, cancel: CancellationToken) {
-        tracing::info!(socket = %self.path.display(), max_clients = self.max_clients, "control socket listening");
+        tracing::info!(
+            socket = %self.path.display(),
+            max_clients = self.max_clients,
+            "control socket listening"
+        );
         loop {
             // Always accepting: a connection over the limit is queued or
             // refused by its own task (`slots`), never left in the kernel's
@@ -177,7 +212,11 @@ impl Server {
                         // Out of file descriptors, typically: wait for some
                         // to be closed rather than spin.
                         shared.note(|l| &mut l.accept_failed, |n| {
-                            tracing::warn!("control socket: accepting a client failed ({n} times in the last {} s): {e}", LOG_EVERY.as_secs());
+                            tracing::warn!(
+                                "control socket: accepting a client failed ({n} times in the \
+                                 last {} s): {e}",
+                                LOG_EVERY.as_secs()
+                            );
                         });
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
@@ -466,4 +505,17 @@ fn unix_ms_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fd_limit_is_raised_only_when_short_and_never_past_the_hard_limit() {
+        assert_eq!(soft_fd_limit(1024, 524_288, 1800), Some(1800));
+        assert_eq!(soft_fd_limit(4096, 524_288, 1800), None);
+        assert_eq!(soft_fd_limit(1024, 1500, 1800), Some(1500));
+        assert_eq!(soft_fd_limit(1024, 1024, 1800), Some(1024));
+    }
 }

@@ -134,12 +134,16 @@ pub struct Slot {
 }
 
 impl Slots {
-    /// `max` served at once, up to `8 × max` (at most 512) more waiting:
-    /// bounded in file descriptors too (systemd's default soft limit is 1024).
+    /// Connections waiting for a slot at most, beside `max` served.
+    pub fn max_waiting(max: usize) -> usize {
+        (8 * max).min(512)
+    }
+
+    /// `max` served at once, up to `max_waiting(max)` more waiting.
     pub fn new(max: usize) -> Arc<Slots> {
         Arc::new(Slots {
             max,
-            max_waiting: (8 * max).min(512),
+            max_waiting: Slots::max_waiting(max),
             table: Mutex::new(Table::default()),
             freed: Notify::new(),
         })
