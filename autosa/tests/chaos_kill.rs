@@ -84,6 +84,10 @@ fn sigkill_at_random_points_then_the_next_start_restores_everything() {
         "{report:?}"
     );
     assert_eq!(report.changes_recorded, report.changes_logged, "{report:?}");
+    assert_eq!(
+        report.restores_recorded, report.restores_logged,
+        "{report:?}"
+    );
     assert!(
         report.changes_logged > 0 && report.history_records >= 2 * KILLS,
         "{report:?}"

@@ -69,7 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
          {} left a journal; {} next starts logged a restore; {} mismatches; \
          history: {} records, every one read back after every kill, {} torn tails cut, \
          {} switch decisions found for the {} changed loads, {} of {} logged changes recorded, \
-         {} of {} next starts listed it all (autosa history --json)",
+         {} of {} restores recorded, {} of {} next starts listed it all (autosa history --json)",
         report.kills,
         t0.elapsed().as_secs_f64(),
         report.untouched,
@@ -84,6 +84,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         report.partly_changed + report.fully_changed,
         report.changes_recorded,
         report.changes_logged,
+        report.restores_recorded,
+        report.restores_logged,
         report.cli_listed,
         report.kills
     );

@@ -12,7 +12,8 @@
 //! must find the switch decision behind it in the history (decisions are
 //! fsync'd before the backend applies them), and every change the run
 //! logged must have its record (written before the log line); the next
-//! start's `autosa history --json` must list them all.
+//! start must record what it restored, and its `autosa history --json`
+//! must list them all.
 //!
 //! Uses std, libc, serde_json and the autosa library only, so xtask includes
 //! it too.
@@ -171,6 +172,9 @@ pub struct KillReport {
     pub changes_recorded: usize,
     /// Next starts whose `autosa history --json` listed every record.
     pub cli_listed: usize,
+    /// Restores the next starts logged, and `applied` records of them.
+    pub restores_logged: usize,
+    pub restores_recorded: usize,
 }
 
 /// The shared history, checked segment by segment: no record with a bad
@@ -530,6 +534,23 @@ impl KillLoop<'_> {
             let stopped = verify_records
                 .iter()
                 .any(|e| matches!(e.record, Record::Stop { .. }));
+            // What the next start restored is in the history too (a dry
+            // run changes nothing else, so its `applied` records are those).
+            let restored_logged = vtext
+                .lines()
+                .filter(|l| l.contains("restored after an unclean exit"))
+                .count();
+            let restored_recorded = verify_records
+                .iter()
+                .filter(|e| matches!(e.record, Record::Applied { .. }))
+                .count();
+            report.restores_logged += restored_logged;
+            report.restores_recorded += restored_recorded.min(restored_logged);
+            if restored_recorded != restored_logged {
+                history_wrong.push(format!(
+                    "the next start logged {restored_logged} restores, recorded {restored_recorded}"
+                ));
+            }
             if !(started && stopped) {
                 history_wrong.push(format!(
                     "the next start recorded start {started}, stop {stopped}"
