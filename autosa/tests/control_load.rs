@@ -1,10 +1,11 @@
 //! The control socket under load: the real daemon (`autosa run --backend
 //! none`, eBPF off, 100 ms interval, its own socket and state directory)
-//! while 200 well-behaved clients ask for `status` at once and hostile ones
+//! while 200 well-behaved clients ask for `status` (and one in four for
+//! `schedulers`, which the daemon loop answers) at once and hostile ones
 //! hold connections: silent, half a request, pipelining requests without
 //! ever reading the answers, over-long lines, and a connect-and-close storm.
 //!
-//! Every well-behaved request must get a correct status (or the documented
+//! Every well-behaved request must get a correct answer (or the documented
 //! "too many clients" refusal), the daemon must keep handling its intervals,
 //! the hostile connections must be cut off (timeout, or closed for a waiting
 //! client), and SIGTERM must still end the daemon with exit 0 while hostile
@@ -240,14 +241,23 @@ fn many_clients_and_hostile_ones_neither_stall_the_daemon_nor_each_other() {
     let started = Instant::now();
     let tally = Arc::new(Tally::default());
     let workers: Vec<_> = (0..CLIENTS)
-        .map(|_| {
+        .map(|i| {
             let (tally, socket) = (tally.clone(), socket.clone());
+            // One client in four asks what goes through the daemon loop.
+            let request = if i % 4 == 3 {
+                Request::Schedulers
+            } else {
+                Request::Status
+            };
             std::thread::spawn(move || -> Vec<String> {
                 let client = Client::new(&socket).with_timeout(Duration::from_secs(30));
                 let mut wrong = Vec::new();
                 for _ in 0..REQUESTS_EACH {
-                    match client.call(&Request::Status) {
+                    match client.call(&request) {
                         Ok(Response::Status(s)) if s.pid == pid && s.protocol == 1 => {
+                            tally.ok.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(Response::Schedulers(offers)) if !offers.is_empty() => {
                             tally.ok.fetch_add(1, Ordering::Relaxed);
                         }
                         Ok(Response::Error { message })
@@ -279,7 +289,7 @@ fn many_clients_and_hostile_ones_neither_stall_the_daemon_nor_each_other() {
     let handled = intervals_after - intervals_before;
     let expected = elapsed.as_millis() as u64 / INTERVAL.as_millis() as u64;
     eprintln!(
-        "{CLIENTS} clients × {REQUESTS_EACH} status in {elapsed:.1?}: {ok} answered, {refused} \
+        "{CLIENTS} clients × {REQUESTS_EACH} status or schedulers in {elapsed:.1?}: {ok} answered, {refused} \
          refused (too many clients), {} wrong; {storm} connect-and-close; intervals handled \
          {handled} of ~{expected} ({} dropped)",
         wrong.len(),

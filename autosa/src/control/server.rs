@@ -376,7 +376,10 @@ async fn serve(stream: UnixStream, shared: &Shared, slot: &Slot) {
             }
             Err(NoRequest::Closed) => return,
         };
-        slot.working();
+        if !slot.working() {
+            // Closed for a waiting client just as this request came in.
+            return;
+        }
         // The refused get their answer to their request, then the door.
         if let Some(message) = refused {
             slot.waiting_on_client();

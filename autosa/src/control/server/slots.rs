@@ -206,11 +206,17 @@ impl Slot {
         self.set(Some(Instant::now()));
     }
 
-    /// The daemon works on this client's request: not evictable.
-    pub fn working(&self) {
-        if let Some(c) = self.slots.table().conns.get_mut(&self.id) {
-            c.on_client_since = None;
-            c.asked = true;
+    /// The daemon works on this client's request: not evictable. `false`
+    /// when the slot was already taken for another connection: then the
+    /// request must not be carried out (nobody would get its answer).
+    pub fn working(&self) -> bool {
+        match self.slots.table().conns.get_mut(&self.id) {
+            Some(c) => {
+                c.on_client_since = None;
+                c.asked = true;
+                true
+            }
+            None => false,
         }
     }
 
@@ -289,7 +295,7 @@ mod tests {
     async fn over_the_limit_waits_then_gets_a_freed_slot_or_a_clear_refusal() {
         let slots = Slots::new(1);
         let held = slots.acquire().await.unwrap();
-        held.working();
+        assert!(held.working());
         // Freed while the second waits: it gets the slot.
         let s = slots.clone();
         let waiter = tokio::spawn(async move { s.acquire().await.map(|_| ()) });
@@ -298,7 +304,7 @@ mod tests {
         assert_eq!(waiter.await.unwrap(), Ok(()));
         // Held and busy the whole time: refused after QUEUE_WAIT.
         let held = slots.acquire().await.unwrap();
-        held.working();
+        assert!(held.working());
         let err = slots.acquire().await.err().unwrap();
         assert_eq!(err, Refusal::NoSlotInTime { max: 1 });
         assert!(err.message().starts_with("too many clients: "), "{err:?}");
@@ -306,10 +312,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_evicted_connection_may_not_start_work() {
+        let slots = Slots::new(1);
+        let idle = slots.acquire().await.unwrap();
+        tokio::time::sleep(FIRST_REQUEST_WITHIN + Duration::from_millis(50)).await;
+        let taker = slots.acquire().await.unwrap();
+        assert!(taker.took_from_idle && idle.evicted.is_cancelled());
+        assert!(!idle.working(), "an evicted connection went on working");
+        // Its drop does not free the slot the taker holds.
+        drop(idle);
+        assert_eq!(slots.table().conns.len(), 1);
+        assert!(taker.working());
+    }
+
+    #[tokio::test]
     async fn a_full_queue_is_refused_at_once() {
         let slots = Slots::new(1);
         let held = slots.acquire().await.unwrap();
-        held.working();
+        assert!(held.working());
         let waiters: Vec<_> = (0..8)
             .map(|_| {
                 let s = slots.clone();
