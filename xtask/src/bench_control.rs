@@ -327,7 +327,12 @@ pub fn run(args: ControlArgs) -> anyhow::Result<()> {
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut failures = Vec::new();
     for &clients in &args.clients {
-        for slow in [0, args.slow] {
+        let slows: &[usize] = if args.slow == 0 {
+            &[0]
+        } else {
+            &[0, args.slow]
+        };
+        for &slow in slows {
             let r = round(&daemon, clients, slow, args.seconds)?;
             let l = &r.latencies_us;
             println!(
