@@ -1,7 +1,8 @@
 //! The daemon SIGKILLed 10 times at random points of a switch (the CI-sized
 //! version of `cargo xtask chaos`, which does 100): after every kill the next
 //! start restores every original value (nice, policy, slice, flags) of the
-//! real processes it changed, and empties its journal.
+//! real processes it changed, and empties its journal; the history the runs
+//! share keeps every record, with the decision behind every change.
 //!
 //! Needs root (sched_setattr on other processes, eBPF) and python3; under
 //! `CI` a missing requirement fails the test instead of skipping it.
@@ -72,6 +73,23 @@ fn sigkill_at_random_points_then_the_next_start_restores_everything() {
     );
     assert!(
         report.journal_left >= KILLS / 2 && report.restores >= 1,
+        "{report:?}"
+    );
+    // The history: the loop stops at the first lost or unlisted record, so
+    // here every kill passed; it must also have had something to check.
+    assert_eq!(report.cli_listed, KILLS, "{report:?}");
+    assert_eq!(
+        report.decisions_found,
+        report.partly_changed + report.fully_changed,
+        "{report:?}"
+    );
+    assert_eq!(report.changes_recorded, report.changes_logged, "{report:?}");
+    assert_eq!(
+        report.restores_recorded, report.restores_logged,
+        "{report:?}"
+    );
+    assert!(
+        report.changes_logged > 0 && report.history_records >= 2 * KILLS,
         "{report:?}"
     );
 }

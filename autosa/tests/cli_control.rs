@@ -530,24 +530,30 @@ fn a_silent_client_does_not_delay_others() {
 }
 
 #[test]
-fn clients_over_the_limit_wait_for_a_free_slot() {
+fn a_client_over_the_limit_gets_the_slot_of_an_idle_one() {
     use autosa::control::{Client, Request, Response};
+    use std::io::Read as _;
     let setup = Setup::with("", 1);
     let _daemon = setup.start();
-    let silent = std::os::unix::net::UnixStream::connect(setup.socket()).unwrap();
+    let mut silent = std::os::unix::net::UnixStream::connect(setup.socket()).unwrap();
     // Give the server the time to take the silent client into its one slot.
     std::thread::sleep(Duration::from_millis(300));
-    let client = Client::new(setup.socket()).with_timeout(Duration::from_secs(1));
-    assert!(
-        client.call(&Request::Status).is_err(),
-        "a second client is served while the only slot is taken"
-    );
-    drop(silent);
-    let client = client.with_timeout(Duration::from_secs(5));
+    // The second waits until the silent one has been idle for a second,
+    // which is then closed to serve it (not after the 10 s timeout).
+    let client = Client::new(setup.socket()).with_timeout(Duration::from_secs(5));
     assert!(matches!(
         client.call(&Request::Status),
         Ok(Response::Status(_))
     ));
+    silent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut rest = Vec::new();
+    assert_eq!(
+        silent.read_to_end(&mut rest).unwrap(),
+        0,
+        "closed, no answer"
+    );
 }
 
 #[test]

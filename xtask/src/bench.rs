@@ -30,6 +30,8 @@ enum Bench {
     Footprint(crate::bench_footprint::FootprintArgs),
     /// Re-render every PNG in docs/img from the benches' saved JSON (runs nothing).
     Plot(crate::plot::PlotArgs),
+    /// The control socket under 1–256 concurrent clients, with and without slow ones.
+    Control(crate::bench_control::ControlArgs),
     /// Run-queue latency percentiles: autosa vs bpftrace (runqlat's logic) under load.
     Accuracy {
         /// Seconds of load per round.
@@ -99,6 +101,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Bench::Benefit(b) => return crate::bench_benefit::run(b),
         Bench::Footprint(f) => return crate::bench_footprint::run(f),
         Bench::Plot(p) => return crate::plot::run(p),
+        Bench::Control(c) => return crate::bench_control::run(c),
         other => Args { bench: other },
     };
     preflight()?;
@@ -111,8 +114,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             cpu,
             empty_peer,
         } => cost(&collector, loops, cpu, empty_peer),
-        Bench::Benefit(_) | Bench::Footprint(_) => unreachable!("handled before the preflight"),
-        Bench::Plot(_) => unreachable!("handled before the preflight"),
+        Bench::Benefit(_) | Bench::Footprint(_) | Bench::Plot(_) | Bench::Control(_) => {
+            unreachable!("handled before the preflight")
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! 1. The daemon (eevdf backend, real processes) SIGKILLed at random points
 //!    of a switch, `--kills` times in a row (100 by default); after each kill
-//!    the next start must restore every original value and empty its journal.
+//!    the next start must restore every original value and empty its journal,
+//!    and the shared history must keep every record (see `chaos_kill.rs`).
 //! 2. The CI-sized fault tests (`autosa/tests/chaos_*.rs`: eBPF or tracefs
 //!    missing, state directory read-only or full, clock jumps, 10 kills),
 //!    run through `cargo test` unless `--no-tests`.
@@ -65,7 +66,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     .map_err(anyhow::Error::msg)?;
     println!(
         "kill loop: {} kills in {:.0} s (seed {seed}): {} untouched, {} partly changed, {} fully changed; \
-         {} left a journal; {} next starts logged a restore; {} mismatches",
+         {} left a journal; {} next starts logged a restore; {} mismatches; \
+         history: {} records, every one read back after every kill, {} torn tails cut, \
+         {} switch decisions found for the {} changed loads, {} of {} logged changes recorded, \
+         {} of {} restores recorded, {} of {} next starts listed it all (autosa history --json)",
         report.kills,
         t0.elapsed().as_secs_f64(),
         report.untouched,
@@ -73,7 +77,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         report.fully_changed,
         report.journal_left,
         report.restores,
-        report.mismatches
+        report.mismatches,
+        report.history_records,
+        report.history_torn,
+        report.decisions_found,
+        report.partly_changed + report.fully_changed,
+        report.changes_recorded,
+        report.changes_logged,
+        report.restores_recorded,
+        report.restores_logged,
+        report.cli_listed,
+        report.kills
     );
     if !report.failures.is_empty() {
         bail!(

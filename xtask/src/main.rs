@@ -4,6 +4,7 @@
 
 mod bench;
 mod bench_benefit;
+mod bench_control;
 mod bench_footprint;
 mod build_ebpf;
 mod chaos;

@@ -72,10 +72,19 @@ impl Client {
         stream.set_write_timeout(Some(self.timeout)).map_err(io)?;
         let mut line = serde_json::to_vec(request).expect("requests always serialise");
         line.push(b'\n');
-        stream.write_all(&line).map_err(io)?;
+        // A daemon that refuses the connection (too many clients) answers
+        // and closes before reading: the write then fails, but its answer
+        // is still there to read, and says more than "broken pipe".
+        let written = stream.write_all(&line);
         let mut reader = BufReader::new(stream).take(MAX_RESPONSE_BYTES);
         let mut answer = String::new();
-        if reader.read_line(&mut answer).map_err(io)? == 0 {
+        let read = reader.read_line(&mut answer);
+        if let Err(e) = written
+            && !matches!(read, Ok(n) if n > 0 && answer.ends_with('\n'))
+        {
+            return Err(io(e));
+        }
+        if read.map_err(io)? == 0 {
             return Err(ClientError::Closed {
                 path: self.path.clone(),
             });

@@ -12,7 +12,9 @@ pub struct ControlConfig {
     /// Members of this group may use the socket besides root (mode 0660);
     /// empty: root only (mode 0600).
     pub group: String,
-    /// Connections served at once; more wait.
+    /// Connections served at once; more wait up to 2 s for one (a connection
+    /// that sent no request within 0.25 s, or idled 1 s, is closed for them),
+    /// then are refused.
     pub max_clients: usize,
 }
 

@@ -45,7 +45,9 @@ pub enum Request {
     },
     /// End a pause, a manual choice and every back-off.
     Resume,
-    /// Decisions, switches, rollbacks and metrics from the history store.
+    /// Decisions, switches, rollbacks and metrics from the history store:
+    /// at most `limit` (1000 when absent, never more than 10,000) of the
+    /// newest, oldest first.
     History {
         #[serde(default)]
         since_secs: Option<u64>,

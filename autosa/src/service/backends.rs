@@ -4,7 +4,7 @@ use crate::backend::dry_run::DryRun;
 use crate::backend::eevdf::EevdfBackend;
 use crate::backend::mcp::McpBackend;
 use crate::backend::scx::{ScxBackend, resolve_binary};
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Applied, Backend, BackendError};
 use crate::collect::sysfs::{ScxState, SysfsReader};
 use crate::config::{BackendKind, Config};
 use tokio_util::sync::CancellationToken;
@@ -50,19 +50,21 @@ pub fn resolve(kind: BackendKind, config: &Config, sysfs: &SysfsReader) -> Backe
 }
 
 /// Builds the backend. The EEVDF backend restores whatever a crashed run left
-/// in the journal before it returns, so this is the first thing the daemon does.
+/// in the journal before it returns, so this is the first thing the daemon
+/// does; what was restored comes back too, for the history.
 pub fn build(
     config: &Config,
     kind: BackendKind,
     dry_run: bool,
     cancel: &CancellationToken,
-) -> Result<Box<dyn Backend>, ChooseError> {
+) -> Result<(Box<dyn Backend>, Applied), ChooseError> {
     let sysfs = SysfsReader::new(&config.scx.sys_root);
     let journal = config.daemon.state_dir.join("journal.json");
+    let recovered: Applied;
     let real: Box<dyn Backend> = match resolve(kind, config, &sysfs) {
         BackendKind::Eevdf | BackendKind::None => {
             let b = EevdfBackend::new(config.eevdf.clone(), journal)?;
-            log_recovered(b.recovered());
+            recovered = b.recovered().clone();
             Box::new(b)
         }
         BackendKind::Scx => {
@@ -74,7 +76,7 @@ pub fn build(
                 &config.daemon.state_dir,
                 cancel.child_token(),
             )?;
-            log_recovered(b.recovered());
+            recovered = b.recovered().clone();
             Box::new(b)
         }
         BackendKind::Mcp => {
@@ -82,15 +84,16 @@ pub fn build(
                 return Err(ChooseError::NoSchedExt("mcp"));
             }
             let b = McpBackend::new(config.mcp.clone(), &config.daemon.state_dir)?;
-            log_recovered(b.recovered());
+            recovered = b.recovered().clone();
             Box::new(b)
         }
         BackendKind::Auto => unreachable!("resolve() never returns Auto"),
     };
+    log_recovered(&recovered);
     if dry_run || kind == BackendKind::None {
-        Ok(Box::new(DryRun::new(real)))
+        Ok((Box::new(DryRun::new(real)), recovered))
     } else {
-        Ok(real)
+        Ok((real, recovered))
     }
 }
 

@@ -72,7 +72,7 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
     // Bound before anything else is set up: a taken port is a start-up error.
     let metrics_listener = bind_metrics(&config).await?;
     // First: the backend, which restores what a crashed run left behind.
-    let mut backend = backends::build(&config, kind, dry_run, &cancel)?;
+    let (mut backend, recovered) = backends::build(&config, kind, dry_run, &cancel)?;
     let mut engine = Engine::new(config.policy.clone())?;
     let mut switching = SwitchingPolicy::new(config.switching.clone());
 
@@ -144,6 +144,8 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
             dry_run,
         },
     );
+    // What the start undid of a run that did not exit cleanly.
+    history.applied(started_unix_ms, &recovered);
     let (command_tx, mut commands) = mpsc::channel(16);
     let control_cancel = cancel.child_token();
     let server = control.start(

@@ -36,6 +36,15 @@ impl Live {
         }
     }
 
+    /// What `f` takes from the current state: cheaper than `get` when only
+    /// a part is needed (the snapshot is the large part).
+    pub fn read<T>(&self, f: impl FnOnce(&LiveState) -> T) -> T {
+        match self.0.read() {
+            Ok(g) => f(&g),
+            Err(p) => f(&p.into_inner()),
+        }
+    }
+
     pub fn update(&self, f: impl FnOnce(&mut LiveState)) {
         let mut g = match self.0.write() {
             Ok(g) => g,

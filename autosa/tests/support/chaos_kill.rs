@@ -5,7 +5,18 @@
 //! (a dry run, which changes nothing itself) must have put every original
 //! value back before it reports itself running, and emptied its journal.
 //!
-//! Uses std, libc and the autosa library only, so xtask includes it too.
+//! All runs share one history (`<state_dir>/history`). After each kill every
+//! record read before it must still read back, unchanged and in order (only
+//! a torn last record of the killed writer may be lost, and the next start
+//! must say it cut it); no CRC may fail; a kill that found the load changed
+//! must find the switch decision behind it in the history (decisions are
+//! fsync'd before the backend applies them), and every change the run
+//! logged must have its record (written before the log line); the next
+//! start must record what it restored, and its `autosa history --json`
+//! must list them all.
+//!
+//! Uses std, libc, serde_json and the autosa library only, so xtask includes
+//! it too.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -14,6 +25,8 @@ use std::time::{Duration, Instant};
 
 use autosa::backend::eevdf::sched_attr::{Syscalls, TaskSched};
 use autosa::backend::journal::Journal;
+use autosa::history::{Entry, Record};
+use autosa::switching::Action;
 
 const HOGS: usize = 4;
 const START_DEADLINE: Duration = Duration::from_secs(30);
@@ -148,6 +161,76 @@ pub struct KillReport {
     pub mismatches: usize,
     /// What went wrong, for each mismatch (the loop stops at the first).
     pub failures: Vec<String>,
+    /// History records at the end, all runs together.
+    pub history_records: usize,
+    /// Kills that left a torn last record (cut by the next start).
+    pub history_torn: usize,
+    /// Kills of a changed load whose switch decision was found recorded.
+    pub decisions_found: usize,
+    /// Changes the killed runs logged, and `applied` records found for them.
+    pub changes_logged: usize,
+    pub changes_recorded: usize,
+    /// Next starts whose `autosa history --json` listed every record.
+    pub cli_listed: usize,
+    /// Restores the next starts logged, and `applied` records of them.
+    pub restores_logged: usize,
+    pub restores_recorded: usize,
+}
+
+/// The shared history, checked segment by segment: no record with a bad
+/// CRC anywhere; a torn tail only at the end of the newest segment.
+/// `Ok(true)` when there is a torn tail.
+fn check_segments(dir: &Path) -> Result<bool, String> {
+    let segs = match autosa::history::segment::list(dir) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(format!("listing the history {}: {e}", dir.display())),
+    };
+    let mut torn = false;
+    for (i, seg) in segs.iter().enumerate() {
+        let data = fs::read(&seg.path).map_err(|e| format!("{}: {e}", seg.path.display()))?;
+        let scan = autosa::history::segment::scan(&data);
+        if scan.corrupt_middle > 0 {
+            return Err(format!(
+                "{}: {} record(s) with a bad CRC",
+                seg.path.display(),
+                scan.corrupt_middle
+            ));
+        }
+        if scan.good_len < data.len() as u64 {
+            if i + 1 != segs.len() {
+                return Err(format!(
+                    "{}: a torn tail in a segment that is not the newest",
+                    seg.path.display()
+                ));
+            }
+            torn = true;
+        }
+    }
+    Ok(torn)
+}
+
+fn read_history(dir: &Path) -> Result<Vec<Entry>, String> {
+    autosa::history::read(dir, 0, usize::MAX)
+        .map_err(|e| format!("reading the history {}: {e}", dir.display()))
+}
+
+/// `autosa history --json` through the running daemon's socket.
+fn history_from_cli(autosa: &Path, config: &Path) -> Result<Vec<serde_json::Value>, String> {
+    let out = Command::new(autosa)
+        .arg("--config")
+        .arg(config)
+        .args(["history", "--json", "--limit", "10000"])
+        .env_remove("AUTOSA_SOCKET")
+        .output()
+        .map_err(|e| format!("running autosa history: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "autosa history --json failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("autosa history --json: {e}"))
 }
 
 pub struct KillLoop<'a> {
@@ -264,6 +347,8 @@ impl KillLoop<'_> {
         let run_cfg = write_config(self.dir, &load, true, "run.toml")?;
         let verify_cfg = write_config(self.dir, &load, false, "verify.toml")?;
         let journal = self.dir.join("state/journal.json");
+        let history = self.dir.join("state/history");
+        let mut recorded: Vec<Entry> = read_history(&history)?;
         let before = load.state();
         if before.len() != HOGS + 1 {
             return Err(format!("one thread per load process expected: {before:?}"));
@@ -334,6 +419,52 @@ impl KillLoop<'_> {
             }
             report.kills += 1;
 
+            // The history after the kill: what was there is still there.
+            let torn = check_segments(&history).map_err(|e| format!("kill {i}: {e}"))?;
+            if torn {
+                report.history_torn += 1;
+            }
+            let at_kill = read_history(&history)?;
+            let mut history_wrong: Vec<String> = Vec::new();
+            if !at_kill.starts_with(&recorded) {
+                history_wrong.push(format!(
+                    "{} records before this run, {} after the kill, not the same prefix",
+                    recorded.len(),
+                    at_kill.len()
+                ));
+            }
+            let run_records = at_kill.get(recorded.len()..).unwrap_or_default();
+            if changed > 0 {
+                let decided = run_records.iter().any(|e| {
+                    matches!(&e.record, Record::Decision { decision }
+                        if matches!(decision.action, Action::Switch { .. } | Action::Rollback { .. }))
+                });
+                if decided {
+                    report.decisions_found += 1;
+                } else {
+                    history_wrong.push(
+                        "the load was changed, but no switch decision of this run is in the history"
+                            .into(),
+                    );
+                }
+            }
+            let logged = daemon
+                .log_text()
+                .lines()
+                .filter(|l| l.contains("autosa::service::daemon: changed "))
+                .count();
+            let applied = run_records
+                .iter()
+                .filter(|e| matches!(e.record, Record::Applied { .. }))
+                .count();
+            report.changes_logged += logged;
+            report.changes_recorded += applied.min(logged);
+            if applied < logged {
+                history_wrong.push(format!(
+                    "{logged} changes logged, {applied} applied records in the history"
+                ));
+            }
+
             // The next start, a dry run: whatever is restored comes from the
             // journal, before the daemon says it is running.
             let vlog = self.dir.join(format!("verify-{i}.log"));
@@ -362,9 +493,74 @@ impl KillLoop<'_> {
                 report.restores += 1;
             }
             let journal_empty = Journal::open(&journal).is_ok_and(|j| j.is_empty());
+            if torn && !vtext.contains("torn or corrupt last history record") {
+                history_wrong.push("a torn record was cut without saying so".into());
+            }
+            // The same history through the daemon and its socket.
+            match history_from_cli(self.autosa, &verify_cfg) {
+                Ok(listed) => {
+                    let same = listed.len() >= at_kill.len()
+                        && at_kill
+                            .iter()
+                            .zip(&listed)
+                            .all(|(e, v)| serde_json::to_value(e).is_ok_and(|mine| &mine == v));
+                    if same {
+                        report.cli_listed += 1;
+                    } else {
+                        history_wrong.push(format!(
+                            "autosa history --json lists {} records, the files {}, not the same",
+                            listed.len(),
+                            at_kill.len()
+                        ));
+                    }
+                }
+                Err(e) => history_wrong.push(e),
+            }
             verify.signal_and_wait(libc::SIGTERM)?;
+            // A clean stop leaves a clean history with its start and stop.
+            match check_segments(&history) {
+                Ok(false) => {}
+                Ok(true) => history_wrong.push("a torn tail after a clean stop".into()),
+                Err(e) => history_wrong.push(e),
+            }
+            let after_verify = read_history(&history)?;
+            if !after_verify.starts_with(&at_kill) {
+                history_wrong.push("the next start lost records".into());
+            }
+            let verify_records = after_verify.get(at_kill.len()..).unwrap_or_default();
+            let started = verify_records
+                .iter()
+                .any(|e| matches!(e.record, Record::Start { dry_run: true, .. }));
+            let stopped = verify_records
+                .iter()
+                .any(|e| matches!(e.record, Record::Stop { .. }));
+            // What the next start restored is in the history too (a dry
+            // run changes nothing else, so its `applied` records are those).
+            let restored_logged = vtext
+                .lines()
+                .filter(|l| l.contains("restored after an unclean exit"))
+                .count();
+            let restored_recorded = verify_records
+                .iter()
+                .filter(|e| matches!(e.record, Record::Applied { .. }))
+                .count();
+            report.restores_logged += restored_logged;
+            report.restores_recorded += restored_recorded.min(restored_logged);
+            if restored_recorded != restored_logged {
+                history_wrong.push(format!(
+                    "the next start logged {restored_logged} restores, recorded {restored_recorded}"
+                ));
+            }
+            if !(started && stopped) {
+                history_wrong.push(format!(
+                    "the next start recorded start {started}, stop {stopped}"
+                ));
+            }
+            report.history_records = after_verify.len();
+            recorded = after_verify;
+            let history_ok = history_wrong.is_empty();
             let line = format!(
-                "kill {:3}: at {:6.0} ms, {phase:<17} ({changed}/{} threads changed), journal {left} entries → next start: {}",
+                "kill {:3}: at {:6.0} ms, {phase:<17} ({changed}/{} threads changed), journal {left} entries → next start: {}; history {} records ({} of this run{}){}",
                 i + 1,
                 killed_at.as_secs_f64() * 1000.0,
                 before.len(),
@@ -372,10 +568,18 @@ impl KillLoop<'_> {
                     "all originals back, journal empty"
                 } else {
                     "MISMATCH"
+                },
+                recorded.len(),
+                run_records.len(),
+                if torn { ", torn tail cut" } else { "" },
+                if history_ok {
+                    String::new()
+                } else {
+                    format!(" HISTORY MISMATCH: {}", history_wrong.join("; "))
                 }
             );
             progress(&line);
-            if after != before || !journal_empty {
+            if after != before || !journal_empty || !history_ok {
                 report.mismatches += 1;
                 report.failures.push(format!(
                     "{line}\nbefore: {before:?}\nafter:  {after:?}\nrun log:\n{}\nnext start log:\n{}",
