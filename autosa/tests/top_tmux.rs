@@ -308,6 +308,7 @@ fn status(n: u64) -> DaemonStatus {
         }],
         sources: Vec::new(),
         dropped_intervals: 0,
+        probe_losses: Default::default(),
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Snapshot;
+use crate::model::snapshot::ProbeDrops;
 use crate::policy::plan::WorkloadClass;
 use crate::switching::SwitchingStatus;
 use crate::switching::decision::Decision;
@@ -110,6 +111,10 @@ pub struct DaemonStatus {
     pub sources: Vec<SourceHealth>,
     /// Intervals dropped because the daemon was behind.
     pub dropped_intervals: u64,
+    /// What the eBPF side could not record since the daemon started (ring
+    /// buffer full, maps full); zero without eBPF.
+    #[serde(default)]
+    pub probe_losses: ProbeDrops,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -129,6 +129,7 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
                 }],
             },
             dropped_intervals: 0,
+            probe_losses: Default::default(),
         },
         snapshot: None,
         decision: None,
@@ -339,6 +340,13 @@ impl Tick<'_> {
                     detail: s.detail.clone(),
                 })
                 .collect();
+            if let Some(sched) = &snap.sched {
+                let (t, d) = (&mut l.status.probe_losses, &sched.drops);
+                t.events_lost = t.events_lost.saturating_add(d.events_lost);
+                t.pid_map_full = t.pid_map_full.saturating_add(d.pid_map_full);
+                t.tgid_map_full = t.tgid_map_full.saturating_add(d.tgid_map_full);
+                t.block_map_full = t.block_map_full.saturating_add(d.block_map_full);
+            }
             l.snapshot = Some(snap.clone());
             l.decision = Some(decision.clone());
         });

@@ -333,6 +333,7 @@ mod tests {
                 detail: "not root".into(),
             }],
             dropped_intervals: 3,
+            probe_losses: Default::default(),
         }
     }
 

@@ -134,7 +134,14 @@ pub fn render_status(s: &DaemonStatus, now_unix_ms: u64) -> String {
             format!("not ok: {}", bad.join("; "))
         }
     );
-    let _ = writeln!(w, "dropped:    {} intervals", s.dropped_intervals);
+    let p = &s.probe_losses;
+    let _ = writeln!(
+        w,
+        "dropped:    {} intervals; eBPF: {} events lost (ring buffer full), {} map-full misses",
+        s.dropped_intervals,
+        p.events_lost,
+        p.pid_map_full + p.tgid_map_full + p.block_map_full
+    );
     out
 }
 
@@ -295,6 +302,7 @@ mod tests {
                 detail: "not loaded".into(),
             }],
             dropped_intervals: 3,
+            probe_losses: Default::default(),
         }
     }
 
@@ -311,7 +319,7 @@ mod tests {
             "backed off: base_slice_ns: autosa set 1500000, found 3000000",
             "rollback cpu_bound -> default: p99 got worse",
             "sources:    not ok: bpf (not loaded)",
-            "dropped:    3 intervals",
+            "dropped:    3 intervals; eBPF: 0 events lost (ring buffer full), 0 map-full misses",
         ] {
             assert!(text.contains(want), "no {want:?} in:\n{text}");
         }

@@ -265,6 +265,7 @@ mod tests {
                 recent: Vec::new(),
                 sources: Vec::new(),
                 dropped_intervals: 2,
+                probe_losses: Default::default(),
             },
             snapshot,
             decision: None,
