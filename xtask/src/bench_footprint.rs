@@ -62,11 +62,16 @@ fn cpu_ticks_and_rss(pid: u32) -> anyhow::Result<(u64, u64)> {
 fn cpu_ns(pid: u32) -> Option<u64> {
     let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
     let mut sum = 0;
+    let mut read_any = false;
     for t in tasks.flatten() {
-        let text = fs::read_to_string(t.path().join("schedstat")).ok()?;
+        // A thread that exited since the listing is simply gone.
+        let Ok(text) = fs::read_to_string(t.path().join("schedstat")) else {
+            continue;
+        };
         sum += parse_schedstat(&text)?;
+        read_any = true;
     }
-    Some(sum)
+    read_any.then_some(sum)
 }
 
 /// The first field of `/proc/<pid>/task/<tid>/schedstat`: time on CPU, ns.
