@@ -636,3 +636,64 @@ fn treated_hogs_stay_in_the_applied_plan_while_it_is_active() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn defaults_to_defaults_is_no_switch_and_spends_no_cooldown() {
+    // The shipped idle plan changes nothing: a quiet start read as idle must
+    // not count as a switch, start the cooldown or use an hourly slot.
+    let nothing = Plan {
+        class: Idle,
+        scx: None,
+        eevdf: EevdfPlan {
+            hogs: HogTreatment::Leave,
+            latency_slice_ns: None,
+            hog_tgids: vec![],
+            latency_tgids: vec![],
+            global_knobs: vec![],
+        },
+    };
+    assert!(nothing.changes_nothing());
+    assert!(!plan(CpuBound).changes_nothing());
+    let mut policy = SwitchingPolicy::new(SwitchingConfig {
+        cooldown_secs: 60,
+        max_switches_per_hour: 1,
+        ..config()
+    });
+    let observed = Observed::default();
+    let mut decisions = Vec::new();
+    let mut step = |policy: &mut SwitchingPolicy, secs: u64, class, plan: &Plan| {
+        let out = policy.step(Input {
+            now: Duration::from_secs(secs),
+            class,
+            confidence: 1.0,
+            plan,
+            observed: &observed,
+            metric: TargetSample::default(),
+        });
+        decisions.extend(out.decisions);
+        out.command
+    };
+    for t in 0..5 {
+        step(&mut policy, t, Idle, &nothing);
+    }
+    assert_eq!(policy.active(), Some(Idle), "the class is taken as current");
+    let status = policy.status(Duration::from_secs(5));
+    assert_eq!(status.switches_last_hour, 0);
+    assert_eq!(status.cooldown_left_secs, 0);
+    // A real load right after: switched at once, not held by a cooldown or
+    // the one-per-hour limit.
+    let cpu = plan(CpuBound);
+    let mut last = Command::Nothing;
+    for t in 5..8 {
+        last = step(&mut policy, t, CpuBound, &cpu);
+    }
+    let switches: Vec<_> = decisions
+        .iter()
+        .filter_map(|d| match d.action {
+            Action::Switch { from, to } => Some((from, to)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(switches, [(Some(Idle), CpuBound)]);
+    assert!(matches!(last, Command::Apply(ref p) if p.class == CpuBound));
+}

@@ -20,7 +20,15 @@ pub fn run(cmd: Command, path: &Path) -> anyhow::Result<()> {
             {
                 eprintln!("warning: `autosa run` would refuse this file: {e}");
             }
-            println!("{}: ok", path.display());
+            if path.exists() {
+                println!("{}: ok", path.display());
+            } else {
+                // load_config only lets the default path be absent.
+                println!(
+                    "{}: not there, so the defaults apply (`autosa config default` prints them)",
+                    path.display()
+                );
+            }
         }
         Command::Default => print!("{}", Config::default_toml()),
     }

@@ -94,3 +94,15 @@ pub struct Plan {
     pub scx: Option<ScxChoice>,
     pub eevdf: EevdfPlan,
 }
+
+impl Plan {
+    /// Whether applying this plan leaves the machine as the kernel's defaults
+    /// have it (no sched_ext scheduler, no per-task or global change): e.g.
+    /// the idle, io_bound and memory_bound plans as shipped.
+    pub fn changes_nothing(&self) -> bool {
+        self.scx.is_none()
+            && self.eevdf.hogs == HogTreatment::Leave
+            && self.eevdf.latency_slice_ns.is_none()
+            && self.eevdf.global_knobs.is_empty()
+    }
+}

@@ -446,6 +446,16 @@ impl SwitchingPolicy {
                 Action::Hold { wanted },
                 format!("{class} seen {count} of {needed} intervals in a row"),
             )),
+            Streak::Stable { class, .. }
+                if wanted != self.active
+                    && input.plan.changes_nothing()
+                    && self.active_plan.as_ref().is_none_or(Plan::changes_nothing) =>
+            {
+                // From defaults to defaults (say the quiet machine at start read as idle):
+                // nothing to apply, so no switch, no cooldown and no hourly slot spent.
+                self.active = Some(class);
+                self.active_plan = Some(input.plan.clone());
+            }
             Streak::Stable { class, count } if wanted != self.active => {
                 match self.why_not_switch(now, class, input.plan) {
                     Some(why) => decisions.push(Decision::new(now, Action::Hold { wanted }, why)),
