@@ -2,14 +2,15 @@
 //! off, 200 ms interval, temp state dir and socket) and every control
 //! command against it, as a user runs them.
 
+#[path = "support/child.rs"]
+mod child;
+
 use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_autosa");
@@ -127,27 +128,16 @@ impl Daemon {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
-        let deadline = Instant::now() + DEADLINE;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if child::terminate(&mut child, DEADLINE).is_none() {
+            panic!("autosa did not stop on SIGTERM:\n{}", self.log_text());
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("autosa did not stop on SIGTERM:\n{}", self.log_text());
     }
 }
 
 impl Drop for Daemon {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
-            std::thread::sleep(Duration::from_millis(500));
-            let _ = child.kill();
-            let _ = child.wait();
+            child::terminate(&mut child, Duration::from_millis(500));
         }
     }
 }

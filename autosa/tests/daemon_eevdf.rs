@@ -9,6 +9,8 @@
 //! daemon may only touch this test's processes (`eevdf.only_comms`), so other
 //! work on the machine is left alone.
 
+#[path = "support/child.rs"]
+mod child;
 #[path = "support/prereq.rs"]
 mod prereq;
 
@@ -265,16 +267,7 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
-            let deadline = Instant::now() + EXIT_DEADLINE;
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            child::terminate(&mut child, EXIT_DEADLINE);
         }
     }
 }

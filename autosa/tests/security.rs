@@ -14,6 +14,8 @@
 //! its own socket and state dir in a temp dir; every process a test starts,
 //! and every scheduling change, is undone by a guard.
 
+#[path = "support/child.rs"]
+mod child;
 #[path = "support/security_harness.rs"]
 mod harness;
 #[path = "support/prereq.rs"]

@@ -209,33 +209,16 @@ impl Daemon {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
-        let deadline = Instant::now() + DEADLINE;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if super::child::terminate(&mut child, DEADLINE).is_none() {
+            panic!("autosa did not stop on SIGTERM:\n{}", self.log_text());
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("autosa did not stop on SIGTERM:\n{}", self.log_text());
     }
 }
 
 impl Drop for Daemon {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            super::child::terminate(&mut child, Duration::from_secs(10));
         }
     }
 }
