@@ -268,25 +268,38 @@ pub fn client_binary() -> &'static Path {
 /// Runs `program ARGS` as `cred` (groups, gid, then uid, set in the child
 /// before exec).
 pub fn run_as(cred: Cred, program: &Path, args: &[&std::ffi::OsStr]) -> Output {
-    for _ in 0..50 {
-        let mut cmd = Command::new(program);
+    retry_busy(program, || {
+        let mut cmd = command_as(cred, program);
         cmd.args(args).env_remove("AUTOSA_SOCKET");
-        let groups: Vec<libc::gid_t> = cred.groups.to_vec();
-        let (uid, gid) = (cred.uid, cred.gid);
-        // SAFETY: only async-signal-safe system calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::setgroups(groups.len(), groups.as_ptr()) != 0
-                    || libc::setgid(gid) != 0
-                    || libc::setuid(uid) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        match cmd.output() {
-            // Another thread forking while the copy was open for writing.
+        cmd.output()
+    })
+}
+
+/// `program` set up to run as `cred` (groups, then gid, then uid).
+fn command_as(cred: Cred, program: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    let groups: Vec<libc::gid_t> = cred.groups.to_vec();
+    let (uid, gid) = (cred.uid, cred.gid);
+    // SAFETY: only async-signal-safe system calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setgroups(groups.len(), groups.as_ptr()) != 0
+                || libc::setgid(gid) != 0
+                || libc::setuid(uid) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
+}
+
+/// Runs `start` again while the program is busy: another thread forking while
+/// the test's copy of it was open for writing (ETXTBSY).
+fn retry_busy<T>(program: &Path, mut start: impl FnMut() -> std::io::Result<T>) -> T {
+    for _ in 0..50 {
+        match start() {
             Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
                 std::thread::sleep(Duration::from_millis(20))
             }
@@ -427,31 +440,11 @@ impl Drop for RecordingScx {
 
 /// Starts `program` as `cred`, its output discarded.
 pub fn spawn_as(cred: Cred, program: &Path) -> Child {
-    for _ in 0..50 {
-        let mut cmd = Command::new(program);
+    retry_busy(program, || {
+        let mut cmd = command_as(cred, program);
         cmd.stdin(Stdio::null()).stdout(Stdio::null());
-        let groups: Vec<libc::gid_t> = cred.groups.to_vec();
-        let (uid, gid) = (cred.uid, cred.gid);
-        // SAFETY: only async-signal-safe system calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::setgroups(groups.len(), groups.as_ptr()) != 0
-                    || libc::setgid(gid) != 0
-                    || libc::setuid(uid) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        match cmd.spawn() {
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            other => return other.unwrap(),
-        }
-    }
-    panic!("{} stayed busy", program.display());
+        cmd.spawn()
+    })
 }
 
 /// Children killed and reaped on drop, also when a test fails.
