@@ -221,6 +221,16 @@ pub struct ProbeDrops {
     pub block_map_full: u64,
 }
 
+impl ProbeDrops {
+    /// Adds another interval's drops (running totals).
+    pub fn add(&mut self, other: &ProbeDrops) {
+        self.events_lost = self.events_lost.saturating_add(other.events_lost);
+        self.pid_map_full = self.pid_map_full.saturating_add(other.pid_map_full);
+        self.tgid_map_full = self.tgid_map_full.saturating_add(other.tgid_map_full);
+        self.block_map_full = self.block_map_full.saturating_add(other.block_map_full);
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IoOp {

@@ -341,11 +341,7 @@ impl Tick<'_> {
                 })
                 .collect();
             if let Some(sched) = &snap.sched {
-                let (t, d) = (&mut l.status.probe_losses, &sched.drops);
-                t.events_lost = t.events_lost.saturating_add(d.events_lost);
-                t.pid_map_full = t.pid_map_full.saturating_add(d.pid_map_full);
-                t.tgid_map_full = t.tgid_map_full.saturating_add(d.tgid_map_full);
-                t.block_map_full = t.block_map_full.saturating_add(d.block_map_full);
+                l.status.probe_losses.add(&sched.drops);
             }
             l.snapshot = Some(snap.clone());
             l.decision = Some(decision.clone());

@@ -65,6 +65,13 @@ pub struct BpfCollector {
     forgotten: u64,
 }
 
+fn missing_map(map: &'static str) -> BpfError {
+    BpfError::Map {
+        map,
+        detail: "missing from the object".into(),
+    }
+}
+
 fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> BpfError {
     move |e| BpfError::Map {
         map,
@@ -82,10 +89,9 @@ impl BpfCollector {
             programs,
             skipped,
         } = loader::load(settings)?;
-        let ring = ebpf.take_map(names::EVENTS).ok_or(BpfError::Map {
-            map: names::EVENTS,
-            detail: "missing from the object".into(),
-        })?;
+        let ring = ebpf
+            .take_map(names::EVENTS)
+            .ok_or_else(|| missing_map(names::EVENTS))?;
         let events = RingBuf::try_from(ring).map_err(map_err(names::EVENTS))?;
         Ok(Self {
             ebpf,
@@ -209,10 +215,10 @@ impl BpfCollector {
         if went_idle.is_empty() {
             return Ok(());
         }
-        let map = self.ebpf.map_mut(names::TASKS).ok_or(BpfError::Map {
-            map: names::TASKS,
-            detail: "missing from the object".into(),
-        })?;
+        let map = self
+            .ebpf
+            .map_mut(names::TASKS)
+            .ok_or_else(|| missing_map(names::TASKS))?;
         let mut m: PerCpuHashMap<&mut MapData, u32, TaskStats> =
             PerCpuHashMap::try_from(map).map_err(map_err(names::TASKS))?;
         for &tgid in went_idle {
@@ -236,10 +242,7 @@ impl BpfCollector {
     }
 
     fn map(&self, name: &'static str) -> Result<&aya::maps::Map, BpfError> {
-        self.ebpf.map(name).ok_or(BpfError::Map {
-            map: name,
-            detail: "missing from the object".into(),
-        })
+        self.ebpf.map(name).ok_or_else(|| missing_map(name))
     }
 
     /// Values of entry 0 of a one-entry per-CPU array, one per possible CPU.

@@ -62,11 +62,7 @@ impl Totals {
         if let Some(s) = &snap.sched {
             self.runq.add(&s.runq_latency);
             self.slice.add(&s.slice);
-            let d = &mut self.drops;
-            d.events_lost = d.events_lost.saturating_add(s.drops.events_lost);
-            d.pid_map_full = d.pid_map_full.saturating_add(s.drops.pid_map_full);
-            d.tgid_map_full = d.tgid_map_full.saturating_add(s.drops.tgid_map_full);
-            d.block_map_full = d.block_map_full.saturating_add(s.drops.block_map_full);
+            self.drops.add(&s.drops);
         }
         for b in &snap.block_latency {
             let dev = if b.name.is_empty() {
