@@ -69,16 +69,37 @@ fn manual_commands(config: &Path) -> Vec<(String, bool)> {
 
 // ─── Rule 1: the control socket ──────────────────────────────────────────
 
+/// A daemon with no backend, for the tests of who may use its socket.
+/// (Fields drop in order: the daemon is stopped before its directory goes.)
+struct SocketDaemon {
+    daemon: Daemon,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// `group` is `[control] group`; "" for none.
+fn socket_daemon(group: &str) -> SocketDaemon {
+    let dir = scratch();
+    let config = DaemonConfig {
+        group,
+        ..DaemonConfig::default()
+    }
+    .write(dir.path());
+    SocketDaemon {
+        daemon: Daemon::start(&config, &["--backend", "none"]),
+        socket: socket_of(dir.path()),
+        _dir: dir,
+    }
+}
+
 #[test]
 fn socket_without_a_group_is_0600_and_owned_by_root() {
     if !root("socket_without_a_group_is_0600_and_owned_by_root") {
         return;
     }
-    let dir = scratch();
-    let config = DaemonConfig::default().write(dir.path());
-    let _d = Daemon::start(&config, &["--backend", "none"]);
-    let meta = std::fs::metadata(socket_of(dir.path())).unwrap();
-    assert_eq!(mode_of(&socket_of(dir.path())), 0o600);
+    let d = socket_daemon("");
+    let meta = std::fs::metadata(&d.socket).unwrap();
+    assert_eq!(mode_of(&d.socket), 0o600);
     assert_eq!((meta.uid(), meta.gid()), (0, 0));
 }
 
@@ -87,15 +108,9 @@ fn socket_with_a_group_is_0660_and_owned_by_that_group() {
     if !root("socket_with_a_group_is_0660_and_owned_by_that_group") {
         return;
     }
-    let dir = scratch();
-    let config = DaemonConfig {
-        group: "nogroup",
-        ..DaemonConfig::default()
-    }
-    .write(dir.path());
-    let _d = Daemon::start(&config, &["--backend", "none"]);
-    let meta = std::fs::metadata(socket_of(dir.path())).unwrap();
-    assert_eq!(mode_of(&socket_of(dir.path())), 0o660);
+    let d = socket_daemon("nogroup");
+    let meta = std::fs::metadata(&d.socket).unwrap();
+    assert_eq!(mode_of(&d.socket), 0o660);
     assert_eq!((meta.uid(), meta.gid()), (0, NOBODY));
 }
 
@@ -109,14 +124,8 @@ fn a_user_outside_the_group_can_neither_read_nor_switch_and_changes_nothing() {
     if !root("a_user_outside_the_group_can_neither_read_nor_switch_and_changes_nothing") {
         return;
     }
-    let dir = scratch();
-    let config = DaemonConfig {
-        group: "nogroup",
-        ..DaemonConfig::default()
-    }
-    .write(dir.path());
-    let _d = Daemon::start(&config, &["--backend", "none"]);
-    let socket = socket_of(dir.path());
+    let d = socket_daemon("nogroup");
+    let (config, socket) = (&d.daemon.config, &d.socket);
     let stranger = Cred {
         uid: NOBODY,
         gid: STRANGER_GID,
@@ -132,7 +141,7 @@ fn a_user_outside_the_group_can_neither_read_nor_switch_and_changes_nothing() {
     ];
     // The mode (0660, group nogroup) keeps it from connecting at all.
     for args in commands {
-        let out = cli_as(stranger, &socket, args);
+        let out = cli_as(stranger, socket, args);
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         let err = text(&out.stderr);
         assert!(
@@ -141,9 +150,9 @@ fn a_user_outside_the_group_can_neither_read_nor_switch_and_changes_nothing() {
         );
     }
     // With the mode opened, the daemon's peer-credential check refuses.
-    set_mode(&socket, 0o666);
+    set_mode(socket, 0o666);
     for args in commands {
-        let out = cli_as(stranger, &socket, args);
+        let out = cli_as(stranger, socket, args);
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         let err = text(&out.stderr);
         assert!(
@@ -156,17 +165,17 @@ fn a_user_outside_the_group_can_neither_read_nor_switch_and_changes_nothing() {
     // Nothing happened: no pause, no manual choice, no command recorded.
     // (`switching.active` is not compared: the daemon may switch by itself
     // when other work loads the machine.)
-    let s = status(&config);
+    let s = status(config);
     assert_eq!(s["paused"], false, "{s}");
     assert!(s["manual"].is_null(), "{s}");
     assert!(s["paused_until_unix_ms"].is_null(), "{s}");
-    assert_eq!(manual_commands(&config), vec![]);
+    assert_eq!(manual_commands(config), vec![]);
     // Root is let in, and the same switch works.
-    let out = cli(&config, &["switch", "latency_sensitive", "--for", "10m"]);
+    let out = cli(config, &["switch", "latency_sensitive", "--for", "10m"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(status(&config)["manual"], "latency_sensitive");
+    assert_eq!(status(config)["manual"], "latency_sensitive");
     assert_eq!(
-        manual_commands(&config),
+        manual_commands(config),
         vec![("switch latency_sensitive --for 10m".to_owned(), true)]
     );
 }
@@ -178,17 +187,15 @@ fn without_a_group_only_uid_0_is_let_in_not_the_root_group() {
     if !root("without_a_group_only_uid_0_is_let_in_not_the_root_group") {
         return;
     }
-    let dir = scratch();
-    let config = DaemonConfig::default().write(dir.path());
-    let _d = Daemon::start(&config, &["--backend", "none"]);
-    let socket = socket_of(dir.path());
-    set_mode(&socket, 0o666);
+    let d = socket_daemon("");
+    let (config, socket) = (&d.daemon.config, &d.socket);
+    set_mode(socket, 0o666);
     let root_group = Cred {
         uid: NOBODY,
         gid: 0,
         groups: &[0],
     };
-    let out = cli_as(root_group, &socket, &["pause"]);
+    let out = cli_as(root_group, socket, &["pause"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
@@ -196,8 +203,8 @@ fn without_a_group_only_uid_0_is_let_in_not_the_root_group() {
             && err.contains("set [control] group"),
         "{err}"
     );
-    assert_eq!(status(&config)["paused"], false);
-    assert_eq!(manual_commands(&config), vec![]);
+    assert_eq!(status(config)["paused"], false);
+    assert_eq!(manual_commands(config), vec![]);
 }
 
 /// The issue: "only root or the configured group can … request a switch":
@@ -208,43 +215,37 @@ fn a_member_of_the_configured_group_may_read_switch_pause_and_resume() {
     if !root("a_member_of_the_configured_group_may_read_switch_pause_and_resume") {
         return;
     }
-    let dir = scratch();
-    let config = DaemonConfig {
-        group: "nogroup",
-        ..DaemonConfig::default()
-    }
-    .write(dir.path());
-    let _d = Daemon::start(&config, &["--backend", "none"]);
-    let socket = socket_of(dir.path());
-    assert_eq!(mode_of(&socket), 0o660, "the mode is not opened here");
+    let d = socket_daemon("nogroup");
+    let (config, socket) = (&d.daemon.config, &d.socket);
+    assert_eq!(mode_of(socket), 0o660, "the mode is not opened here");
     let member = Cred {
         uid: NOBODY,
         gid: STRANGER_GID,
         groups: &[STRANGER_GID, NOBODY],
     };
-    let out = cli_as(member, &socket, &["status", "--json"]);
+    let out = cli_as(member, socket, &["status", "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["protocol"], 1);
 
     let out = cli_as(
         member,
-        &socket,
+        socket,
         &["switch", "latency_sensitive", "--for", "10m"],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let s = status(&config);
+    let s = status(config);
     assert_eq!(s["manual"], "latency_sensitive", "{s}");
     assert_eq!(s["switching"]["active"], "latency_sensitive", "{s}");
 
-    let out = cli_as(member, &socket, &["resume"]);
+    let out = cli_as(member, socket, &["resume"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(status(&config)["manual"].is_null());
-    let out = cli_as(member, &socket, &["pause"]);
+    assert!(status(config)["manual"].is_null());
+    let out = cli_as(member, socket, &["pause"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(status(&config)["paused"], true);
+    assert_eq!(status(config)["paused"], true);
     assert_eq!(
-        manual_commands(&config),
+        manual_commands(config),
         vec![
             ("switch latency_sensitive --for 10m".to_owned(), true),
             ("resume".to_owned(), true),
@@ -592,26 +593,19 @@ async fn autosa_mcp_run_by_a_user_outside_the_group_cannot_switch() {
     if !root("autosa_mcp_run_by_a_user_outside_the_group_cannot_switch") {
         return;
     }
-    let dir = scratch();
-    let config = DaemonConfig {
-        group: "nogroup",
-        ..DaemonConfig::default()
-    }
-    .write(dir.path());
-    let config2 = config.clone();
-    let _d = tokio::task::spawn_blocking(move || Daemon::start(&config2, &["--backend", "none"]))
+    let d = tokio::task::spawn_blocking(|| socket_daemon("nogroup"))
         .await
         .unwrap();
-    let socket = socket_of(dir.path());
+    let (config, socket) = (&d.daemon.config, &d.socket);
     // Opened by mistake: the daemon's credential check is what refuses.
-    set_mode(&socket, 0o666);
+    set_mode(socket, 0o666);
     let mut command = tokio::process::Command::new(client_binary());
     command
         .arg("--config")
-        .arg(&config)
+        .arg(config)
         .arg("mcp")
         .arg("--socket")
-        .arg(&socket)
+        .arg(socket)
         .env("AUTOSA_LOG", "warn")
         .uid(NOBODY)
         .gid(STRANGER_GID);
@@ -641,11 +635,11 @@ async fn autosa_mcp_run_by_a_user_outside_the_group_cannot_switch() {
         }
     }
     client.cancel().await.unwrap();
-    let s = tokio::task::block_in_place(|| status(&config));
+    let s = tokio::task::block_in_place(|| status(config));
     assert_eq!(s["paused"], false, "{s}");
     assert!(s["manual"].is_null(), "{s}");
     assert_eq!(
-        tokio::task::block_in_place(|| manual_commands(&config)),
+        tokio::task::block_in_place(|| manual_commands(config)),
         vec![]
     );
 }
