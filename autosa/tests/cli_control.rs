@@ -352,11 +352,10 @@ fn every_command_against_a_running_daemon() {
     assert!(!setup.socket().exists(), "the socket is removed on exit");
     let out = setup.cli(&["status"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("cannot reach the autosa daemon"),
-        "{}",
-        text(&out.stderr)
-    );
+    let err = text(&out.stderr);
+    assert!(err.contains("cannot reach the autosa daemon"), "{err}");
+    // The cause (the io error) is named once, not again after the hint.
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
     let _daemon = setup.start();
     let types = history_types(&setup);
     assert!(types.len() > before, "{types:?}");

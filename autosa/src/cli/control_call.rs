@@ -28,7 +28,7 @@ pub(super) fn call(socket: &Path, request: &Request) -> anyhow::Result<Response>
 /// usage error (2).
 pub(super) fn finish(result: anyhow::Result<()>) -> anyhow::Result<()> {
     if let Err(e) = result {
-        eprintln!("autosa: error: {e:#}");
+        eprintln!("autosa: error: {}", super::describe(&e));
         std::process::exit(1);
     }
     Ok(())
