@@ -8,7 +8,7 @@ use std::time::Duration;
 use crossterm::event::{self, Event, KeyEventKind};
 
 use super::model::{Feed, TopModel};
-use super::render::draw;
+use super::render::{draw, histograms};
 use super::source::{FeedThread, Source};
 use super::state::{KeyOutcome, UiState};
 use super::terminal::{TerminalGuard, terminate_requested};
@@ -30,8 +30,12 @@ pub fn run(source: Box<dyn Source>, mut model: TopModel) -> std::io::Result<()> 
             break;
         }
         if dirty {
-            let tasks = model.feed.snapshot.as_ref().map_or(0, |s| s.tasks.len());
-            ui.clamp_scroll(tasks, model.feed.timeline.len());
+            let snapshot = model.feed.snapshot.as_ref();
+            ui.fit(
+                snapshot.map_or(0, |s| s.tasks.len()),
+                model.feed.timeline.len(),
+                snapshot.map_or(0, |s| histograms(s).len()),
+            );
             guard.terminal.draw(|f| draw(f, &model, &ui))?;
             dirty = false;
         }

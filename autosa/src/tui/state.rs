@@ -22,12 +22,17 @@ impl Pane {
 
     fn step(self, forward: bool) -> Pane {
         let i = Self::ORDER.iter().position(|&p| p == self).unwrap_or(0);
-        let n = Self::ORDER.len();
-        Self::ORDER[if forward {
-            (i + 1) % n
-        } else {
-            (i + n - 1) % n
-        }]
+        Self::ORDER[step(i, Self::ORDER.len(), forward)]
+    }
+}
+
+/// The next (or previous) of `n` places after `i`, wrapping both ways.
+fn step(i: usize, n: usize, forward: bool) -> usize {
+    let n = n.max(1);
+    if forward {
+        (i + 1) % n
+    } else {
+        (i + n - 1) % n
     }
 }
 
@@ -35,8 +40,11 @@ impl Pane {
 pub struct UiState {
     pub focus: Pane,
     pub sort: TaskSort,
-    /// Index into the histograms the snapshot has (wraps on the count).
+    /// Index into the histograms the snapshot has.
     pub histogram: usize,
+    /// How many the snapshot shown has (set by `fit`), so ← wraps from the
+    /// first to the last.
+    pub histograms: usize,
     pub process_scroll: usize,
     pub timeline_scroll: usize,
     pub paused: bool,
@@ -79,32 +87,23 @@ impl UiState {
         KeyOutcome::Redraw
     }
 
-    /// Keeps the scroll offsets on the last line of lists that shrank (or
-    /// were scrolled past their end), so ↑ moves at once.
-    pub fn clamp_scroll(&mut self, processes: usize, timeline: usize) {
+    /// Fits the choices to what is shown: scroll offsets stay on the last
+    /// line of lists that shrank (or were scrolled past their end), so ↑
+    /// moves at once; the histogram index stays among those there are.
+    pub fn fit(&mut self, processes: usize, timeline: usize, histograms: usize) {
         self.process_scroll = self.process_scroll.min(processes.saturating_sub(1));
         self.timeline_scroll = self.timeline_scroll.min(timeline.saturating_sub(1));
+        self.histograms = histograms;
+        self.histogram = self.histogram.min(histograms.saturating_sub(1));
     }
 
     fn cycle(&mut self, forward: bool) {
         match self.focus {
-            Pane::Histogram => {
-                // Wrapped against the number of histograms when drawn.
-                self.histogram = if forward {
-                    self.histogram.wrapping_add(1)
-                } else {
-                    self.histogram.wrapping_sub(1)
-                }
-            }
+            Pane::Histogram => self.histogram = step(self.histogram, self.histograms, forward),
             Pane::Processes => {
                 let all = TaskSort::ALL;
                 let i = all.iter().position(|&s| s == self.sort).unwrap_or(0);
-                let n = all.len();
-                self.sort = all[if forward {
-                    (i + 1) % n
-                } else {
-                    (i + n - 1) % n
-                }];
+                self.sort = all[step(i, all.len(), forward)];
                 self.process_scroll = 0;
             }
             Pane::Timeline => {}
@@ -166,6 +165,7 @@ mod tests {
     #[test]
     fn tab_cycles_panes_and_arrows_act_on_the_focused_one() {
         let mut s = UiState::default();
+        s.fit(0, 0, 3);
         s.on_key(key(KeyCode::Right));
         assert_eq!(s.histogram, 1);
         s.on_key(key(KeyCode::Tab));
@@ -188,6 +188,26 @@ mod tests {
         assert_eq!(s.timeline_scroll, 0, "scrolling stops at the top");
     }
 
+    /// ← from the first histogram goes to the last, → from the last to the
+    /// first, whatever their number (usize wrapping went nowhere with 3).
+    #[test]
+    fn histogram_arrows_wrap_both_ways() {
+        for n in [1, 2, 3, 4] {
+            let mut s = UiState::default();
+            s.fit(0, 0, n);
+            s.on_key(key(KeyCode::Left));
+            assert_eq!(s.histogram, n - 1, "{n} histograms");
+            s.on_key(key(KeyCode::Right));
+            assert_eq!(s.histogram, 0, "{n} histograms");
+        }
+        // Fewer histograms than the index (a block device went idle).
+        let mut s = UiState::default();
+        s.fit(0, 0, 3);
+        s.on_key(key(KeyCode::Left));
+        s.fit(0, 0, 2);
+        assert_eq!(s.histogram, 1);
+    }
+
     #[test]
     fn scrolling_past_the_end_stays_on_the_last_line() {
         let mut s = UiState {
@@ -197,7 +217,7 @@ mod tests {
         for _ in 0..10 {
             s.on_key(key(KeyCode::Down));
         }
-        s.clamp_scroll(3, 0);
+        s.fit(3, 0, 0);
         assert_eq!((s.process_scroll, s.timeline_scroll), (2, 0));
         s.on_key(key(KeyCode::Up));
         assert_eq!(s.process_scroll, 1);
