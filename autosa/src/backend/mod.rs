@@ -106,10 +106,10 @@ pub enum BackendError {
     },
 }
 
-/// A way of carrying out plans.
 /// See [`Backend::interrupter`].
 pub type Interrupter = Box<dyn Fn() + Send + Sync>;
 
+/// A way of carrying out plans.
 pub trait Backend: Send {
     fn name(&self) -> &'static str;
     /// What this host allows this backend to do.
@@ -126,14 +126,13 @@ pub trait Backend: Send {
     fn resume(&mut self, target: Option<&Target>);
     /// What made the active choice fail since the last call (a scheduler that
     /// exited or was ejected), for the daemon to roll back and block it.
+    fn take_failure(&mut self) -> Option<String> {
+        None
+    }
     /// Something the daemon's signal watcher can call, from another task,
     /// to cut short a long operation in progress (a scheduler start waiting
     /// for sched_ext) so that SIGTERM is answered at once.
     fn interrupter(&self) -> Option<Interrupter> {
-        None
-    }
-
-    fn take_failure(&mut self) -> Option<String> {
         None
     }
     /// What `autosa schedulers` lists and `autosa switch NAME` accepts: by
