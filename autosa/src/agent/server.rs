@@ -5,7 +5,7 @@
 //! input errors); an unknown tool is a protocol error (-32602).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData,
@@ -61,12 +61,6 @@ pub struct AutosaMcp {
     sampling: Arc<tokio::sync::Mutex<()>>,
 }
 
-fn now_unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 impl AutosaMcp {
     /// `config` is used only by `recommend` without a daemon.
     pub fn new(daemon: DaemonLink, config: Config) -> AutosaMcp {
@@ -102,7 +96,7 @@ impl AutosaMcp {
         args::parse::<NoArgs>(a)?;
         let status = self.daemon.status().await?;
         Ok(Reply::new(
-            summary::status_line(&status, now_unix_ms()),
+            summary::status_line(&status, crate::model::unix_ms_now()),
             &status,
         ))
     }
@@ -129,7 +123,7 @@ impl AutosaMcp {
         )?;
         match self.daemon.status().await {
             Ok(status) => {
-                let r = summary::daemon_recommendation(&status, now_unix_ms());
+                let r = summary::daemon_recommendation(&status, crate::model::unix_ms_now());
                 Ok(Reply::new(summary::daemon_recommendation_line(&r), &r))
             }
             Err(ToolError::DaemonNotRunning { .. }) => {

@@ -52,9 +52,3 @@ pub(super) fn print_text(text: &str) -> anyhow::Result<()> {
         _ => Ok(()),
     }
 }
-
-pub(super) fn now_unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}

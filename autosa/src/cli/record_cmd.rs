@@ -33,7 +33,7 @@ pub fn run(args: Args, config_path: &Path) -> anyhow::Result<()> {
         Some(d) => (d.as_nanos() / interval.as_nanos().max(1)).max(1) as u64,
         None => args.count,
     };
-    let header = RecordingHeader::for_host(&config.collect.proc_root, unix_ms());
+    let header = RecordingHeader::for_host(&config.collect.proc_root, crate::model::unix_ms_now());
     let mut writer = RecordingWriter::create(&args.out, &header)?;
     let mut collector = Collector::start(&config.collect);
     super::snapshot_cmd::each_snapshot(&mut collector, interval, count, |snap| {
@@ -46,10 +46,4 @@ pub fn run(args: Args, config_path: &Path) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
-}
-
-fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -1,8 +1,6 @@
 use std::path::Path;
 
-use super::control_call::{
-    call, finish, now_unix_ms, print_json, print_text, socket_path, unexpected,
-};
+use super::control_call::{call, finish, print_json, print_text, socket_path, unexpected};
 use crate::control::{Request, Response};
 use crate::view::control::render_status;
 
@@ -18,7 +16,7 @@ pub fn run(args: Args, config: &Path, socket: Option<&Path>) -> anyhow::Result<(
         let socket = socket_path(socket, config)?;
         match call(&socket, &Request::Status)? {
             Response::Status(s) if args.json => print_json(&s),
-            Response::Status(s) => print_text(&render_status(&s, now_unix_ms())),
+            Response::Status(s) => print_text(&render_status(&s, crate::model::unix_ms_now())),
             other => Err(unexpected(&other)),
         }
     })())

@@ -142,7 +142,7 @@ impl Collector {
         };
         RawSample {
             monotonic_ns: monotonic_ns(),
-            time_unix_ms: unix_ms(),
+            time_unix_ms: crate::model::unix_ms_now(),
             procfs: read.raw,
             bpf,
             sources,
@@ -185,12 +185,6 @@ fn monotonic_ns() -> u64 {
     let ts = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
         .expect("CLOCK_MONOTONIC is always available on Linux");
     ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
-}
-
-fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

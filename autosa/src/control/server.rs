@@ -475,8 +475,9 @@ async fn history(shared: &Shared, since_secs: Option<u64>, limit: Option<usize>)
             message: "the history is disabled (set [history] enabled = true)".into(),
         };
     };
-    let since_unix_ms =
-        since_secs.map_or(0, |s| unix_ms_now().saturating_sub(s.saturating_mul(1000)));
+    let since_unix_ms = since_secs.map_or(0, |s| {
+        crate::model::unix_ms_now().saturating_sub(s.saturating_mul(1000))
+    });
     let limit = limit.unwrap_or(DEFAULT_HISTORY_LIMIT);
     // "At most `limit` of the newest": a larger limit gets the newest
     // MAX_HISTORY_LIMIT, which `--since` narrows further back.
@@ -502,12 +503,6 @@ async fn history(shared: &Shared, since_secs: Option<u64>, limit: Option<usize>)
             message: format!("reading the history failed: {e}"),
         },
     }
-}
-
-fn unix_ms_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

@@ -100,7 +100,7 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
 
     watch_for_shutdown(backend.interrupter())?;
     let start = Instant::now();
-    let started_unix_ms = unix_ms_now();
+    let started_unix_ms = crate::model::unix_ms_now();
     let live = Live::new(LiveState {
         status: DaemonStatus {
             protocol: PROTOCOL_VERSION,
@@ -454,13 +454,6 @@ fn record_decision(live: &Live, history: &mut HistoryLog, started_unix_ms: u64, 
         let excess = l.status.recent.len().saturating_sub(RECENT_DECISIONS);
         l.status.recent.drain(..excess);
     });
-}
-
-fn unix_ms_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 fn log_applied(applied: &Applied, verb: &str, history: &mut HistoryLog, time_unix_ms: u64) {
