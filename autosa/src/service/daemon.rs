@@ -294,8 +294,10 @@ async fn next_ping(pings: &mut Option<tokio::time::Interval>) {
 
 /// The one line systemd shows in `systemctl status`.
 fn status_line(live: &Live) -> String {
-    let l = live.get();
-    let s = &l.status;
+    live.read(|l| status_text(&l.status))
+}
+
+fn status_text(s: &DaemonStatus) -> String {
     match s.class {
         Some(class) => format!(
             "backend {}{}, class {class}, scheduler {}",
@@ -346,7 +348,8 @@ impl Tick<'_> {
             l.snapshot = Some(snap.clone());
             l.decision = Some(decision.clone());
         });
-        self.history.metrics(self.unix_ms(now), self.live);
+        let switches = self.live.read(|l| l.switches);
+        self.history.metrics(self.unix_ms(now), &decision, switches);
         self.refresh_manual(&decision.classification);
         let plan = &decision.recommendation.plan;
         let was_paused = self.switching.pause_state().is_some();

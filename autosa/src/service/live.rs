@@ -30,10 +30,7 @@ impl Live {
     /// A copy of the current state (a poisoned lock still holds valid data:
     /// the writer only assigns whole fields).
     pub fn get(&self) -> LiveState {
-        match self.0.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        self.read(LiveState::clone)
     }
 
     /// What `f` takes from the current state: cheaper than `get` when only

@@ -71,7 +71,9 @@ impl Tick<'_> {
     }
 
     fn switch(&mut self, name: &str, for_secs: Option<u64>, now: Duration) -> Response {
-        let last = self.live.get().decision.map(|d| d.classification);
+        let last = self
+            .live
+            .read(|l| l.decision.as_ref().map(|d| d.classification.clone()));
         let plan = match resolve(
             name,
             &self.backend.offers(),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::backend::Applied;
 use crate::config::Config;
 use crate::history::{Entry, HistoryStore, MetricsPoint, Record, StoreOptions};
-use crate::service::live::{Live, LiveState};
+use crate::policy::Decision as PolicyDecision;
 use crate::switching::{Action, Decision};
 
 pub(super) struct HistoryLog {
@@ -84,8 +84,9 @@ impl HistoryLog {
         self.record_all(entries);
     }
 
-    /// One metrics point per `metrics_every`, from the latest interval.
-    pub(super) fn metrics(&mut self, time_unix_ms: u64, live: &Live) {
+    /// One metrics point per `metrics_every`, from the latest interval's
+    /// decision; `switches` so far.
+    pub(super) fn metrics(&mut self, time_unix_ms: u64, decision: &PolicyDecision, switches: u64) {
         if self.store.is_none()
             || self
                 .last_metrics_ms
@@ -93,24 +94,20 @@ impl HistoryLog {
         {
             return;
         }
-        let live: LiveState = live.get();
-        let Some(decision) = &live.decision else {
-            return;
-        };
         let f = &decision.features;
         self.last_metrics_ms = Some(time_unix_ms);
         self.record(
             time_unix_ms,
             Record::Metrics(MetricsPoint {
-                class: live.status.class,
-                confidence: live.status.confidence,
+                class: Some(decision.classification.class),
+                confidence: decision.classification.confidence,
                 cpu_busy: f.cpu_busy,
                 runq_p50_ns: f.runq_p50_ns,
                 runq_p99_ns: f.runq_p99_ns,
                 psi_cpu: f.psi.cpu_some,
                 psi_io: f.psi.io_some,
                 psi_memory: f.psi.memory_some,
-                switches: live.switches,
+                switches,
             }),
         );
     }
