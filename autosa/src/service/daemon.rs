@@ -203,10 +203,8 @@ async fn run_async(config: Config, opts: RunOptions) -> anyhow::Result<()> {
     // must still be there for the restore. Metrics serve until the runtime ends.
     notifier.stopping("restoring the scheduler settings");
     sampler.stop();
-    for d in switching.stop(start.elapsed()).decisions {
-        d.log();
-        record_decision(&live, &mut history, started_unix_ms, &d);
-    }
+    let stopped = switching.stop(start.elapsed());
+    record_decisions(&live, &mut history, started_unix_ms, &stopped.decisions);
     let restored = tokio::task::block_in_place(|| backend.restore());
     let stopped_unix_ms = started_unix_ms + start.elapsed().as_millis() as u64;
     match restored {
@@ -377,13 +375,20 @@ impl Tick<'_> {
                 metric: target_sample(snap, plan),
             })
         };
-        for d in &out.decisions {
-            d.log();
-            record_decision(self.live, self.history, self.started_unix_ms, d);
-        }
-        let _ = self.execute(out.command, now);
+        let _ = self.carry_out(out, now);
         self.note_pause_end(was_paused, now);
         self.publish(now);
+    }
+
+    /// Logs and records the decisions, then runs the command on the backend.
+    fn carry_out(&mut self, out: crate::switching::Outcome, now: Duration) -> Result<(), String> {
+        record_decisions(
+            self.live,
+            self.history,
+            self.started_unix_ms,
+            &out.decisions,
+        );
+        self.execute(out.command, now)
     }
 
     /// Carries out a command on the backend; a plan that cannot be applied
@@ -398,10 +403,12 @@ impl Tick<'_> {
                     let out = self
                         .switching
                         .failed(now, &format!("applying {} failed: {e}", plan.class));
-                    for d in &out.decisions {
-                        d.log();
-                        record_decision(self.live, self.history, self.started_unix_ms, d);
-                    }
+                    record_decisions(
+                        self.live,
+                        self.history,
+                        self.started_unix_ms,
+                        &out.decisions,
+                    );
                     let back = match out.command {
                         Command::Apply(back) => {
                             tokio::task::block_in_place(|| backend.apply(&back))
@@ -431,11 +438,23 @@ impl Tick<'_> {
     }
 }
 
-/// Keeps the decisions that changed something for `status` and the metrics.
-fn record_decision(live: &Live, history: &mut HistoryLog, started_unix_ms: u64, d: &Decision) {
-    if matches!(d.action, Action::Hold { .. }) {
-        return;
+/// Logs every decision, and keeps those that changed something for the
+/// history, `status` and the metrics.
+fn record_decisions(
+    live: &Live,
+    history: &mut HistoryLog,
+    started_unix_ms: u64,
+    decisions: &[Decision],
+) {
+    for d in decisions {
+        d.log();
+        if !matches!(d.action, Action::Hold { .. }) {
+            record_decision(live, history, started_unix_ms, d);
+        }
     }
+}
+
+fn record_decision(live: &Live, history: &mut HistoryLog, started_unix_ms: u64, d: &Decision) {
     let time_unix_ms = started_unix_ms + d.at.as_millis() as u64;
     history.decision(time_unix_ms, d);
     live.update(|l| {

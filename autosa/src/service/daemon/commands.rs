@@ -12,7 +12,7 @@ use crate::policy::classify::Classification;
 use crate::policy::plan::{EevdfPlan, Plan, ScxChoice, WorkloadClass};
 use crate::policy::recommend::recommend;
 
-use super::{Tick, record_decision};
+use super::Tick;
 
 impl Tick<'_> {
     /// Answers one command; `now` is the time since the daemon started.
@@ -94,15 +94,6 @@ impl Tick<'_> {
                 message: format!("`{name}` could not be applied and was rolled back: {e}"),
             },
         }
-    }
-
-    /// Logs and records the decisions, then runs the command on the backend.
-    fn carry_out(&mut self, out: crate::switching::Outcome, now: Duration) -> Result<(), String> {
-        for d in &out.decisions {
-            d.log();
-            record_decision(self.live, self.history, self.started_unix_ms, d);
-        }
-        self.execute(out.command, now).map(|_| ())
     }
 
     /// While a manual class choice is in force, its plan follows the

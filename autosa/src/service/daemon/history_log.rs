@@ -7,7 +7,7 @@ use crate::backend::Applied;
 use crate::config::Config;
 use crate::history::{Entry, HistoryStore, MetricsPoint, Record, StoreOptions};
 use crate::policy::Decision as PolicyDecision;
-use crate::switching::{Action, Decision};
+use crate::switching::Decision;
 
 pub(super) struct HistoryLog {
     store: Option<HistoryStore>,
@@ -53,16 +53,14 @@ impl HistoryLog {
         }
     }
 
-    /// Decisions that changed something; holds are not history.
+    /// A decision that changed something (the daemon keeps holds out).
     pub(super) fn decision(&mut self, time_unix_ms: u64, d: &Decision) {
-        if !matches!(d.action, Action::Hold { .. }) {
-            self.record(
-                time_unix_ms,
-                Record::Decision {
-                    decision: d.clone(),
-                },
-            );
-        }
+        self.record(
+            time_unix_ms,
+            Record::Decision {
+                decision: d.clone(),
+            },
+        );
     }
 
     pub(super) fn applied(&mut self, time_unix_ms: u64, applied: &Applied) {
