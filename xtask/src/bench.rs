@@ -14,7 +14,7 @@ use std::{
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-use crate::build_ebpf::workspace_root;
+use crate::host::workspace_root;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -164,10 +164,10 @@ fn build_collector() -> anyhow::Result<PathBuf> {
     if !status.success() {
         bail!("building the bpf_collect example failed");
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    Ok(target.join("release").join("examples").join("bpf_collect"))
+    Ok(crate::host::target_dir()
+        .join("release")
+        .join("examples")
+        .join("bpf_collect"))
 }
 
 /// bpftrace with runqlat's logic, attached.

@@ -76,19 +76,19 @@ pub fn run(args: BenefitArgs) -> anyhow::Result<()> {
     ensure!(args.round_secs >= 1, "--round-secs must be 1 or more");
     ensure!(args.hogs >= 1, "--hogs must be 1 or more");
     ensure!(
-        is_root(),
+        crate::host::is_root(),
         "the benefit benchmark needs root: autosa changes other processes' scheduling and loads eBPF"
     );
     if !args.no_write {
         // Before the rounds, not after: a missing font should not cost a run.
         crate::plot::style::ensure_font()?;
     }
-    let root = workspace_root();
+    let root = crate::host::workspace_root();
     let script = root.join(LOAD_SCRIPT);
     ensure!(script.exists(), "{} is missing", script.display());
     let autosa = match &args.autosa {
         Some(p) => p.clone(),
-        None => build_release(&root)?,
+        None => crate::host::build_autosa(crate::host::Profile::Release)?,
     };
     let work = WorkDir::new()?;
     let (config_path, config) = write_config(&work.0, args.interval_ms)?;
@@ -160,25 +160,6 @@ pub fn run(args: BenefitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
-}
-
-fn is_root() -> bool {
-    // Uid: real effective saved fs
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
 fn gettid() -> u32 {
     fs::read_link("/proc/thread-self")
         .ok()
@@ -204,24 +185,6 @@ fn utc_now() -> String {
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|| "?".into())
-}
-
-/// `cargo build --release -p autosa`, then the binary's path.
-fn build_release(root: &Path) -> anyhow::Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("building the release daemon: cargo build --release -p autosa");
-    let status = Command::new(&cargo)
-        .args(["build", "--release", "-p", "autosa"])
-        .current_dir(root)
-        .status()
-        .with_context(|| format!("running {cargo}"))?;
-    ensure!(status.success(), "cargo build --release -p autosa failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let bin = target.join("release/autosa");
-    ensure!(bin.exists(), "{} was not built", bin.display());
-    Ok(bin)
 }
 
 /// A private temporary directory, removed at the end.

@@ -303,12 +303,9 @@ fn ms(us: u64) -> String {
 }
 
 pub fn run(args: ControlArgs) -> anyhow::Result<()> {
-    let autosa = args.autosa.unwrap_or_else(|| {
-        std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| crate::build_ebpf::workspace_root().join("target"))
-            .join("release/autosa")
-    });
+    let autosa = args
+        .autosa
+        .unwrap_or_else(|| crate::host::target_dir().join("release/autosa"));
     ensure!(
         autosa.is_file(),
         "{} not found: build it with `cargo build --release -p autosa` (or give --autosa)",

@@ -145,10 +145,7 @@ fn measure(autosa: &Path, interval: &str, seconds: u64) -> anyhow::Result<Footpr
 
 pub fn run(args: FootprintArgs) -> anyhow::Result<()> {
     crate::plot::style::ensure_font()?;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace")
-        .to_path_buf();
+    let root = crate::host::workspace_root();
     let autosa = root.join(&args.autosa);
     ensure!(
         autosa.is_file(),

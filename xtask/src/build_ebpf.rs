@@ -30,13 +30,6 @@ pub struct Args {
     target_dir: Option<PathBuf>,
 }
 
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
-}
-
 fn cargo_home() -> PathBuf {
     std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
@@ -141,7 +134,7 @@ pub fn build(root: &Path, target_dir: &Path) -> anyhow::Result<PathBuf> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let root = workspace_root();
+    let root = crate::host::workspace_root();
     let committed = root.join(OBJECT);
     if args.check {
         let tmp;
@@ -167,12 +160,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("{OBJECT} is up to date ({} bytes)", old.len());
         return Ok(());
     }
-    let dir = args.target_dir.unwrap_or_else(|| {
-        std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"))
-            .join("ebpf")
-    });
+    let dir = args
+        .target_dir
+        .unwrap_or_else(|| crate::host::target_dir().join("ebpf"));
     let built = build(&root, &dir)?;
     std::fs::create_dir_all(committed.parent().expect("object path has a parent"))?;
     std::fs::copy(&built, &committed)

@@ -10,7 +10,6 @@
 //!
 //! Needs root and python3.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -35,11 +34,11 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     ensure!(
-        nix_is_root(),
+        crate::host::is_root(),
         "chaos needs root (sched_setattr on other processes, eBPF, mount namespaces)"
     );
-    let root = crate::build_ebpf::workspace_root();
-    let autosa = build_daemon(&root)?;
+    let root = crate::host::workspace_root();
+    let autosa = crate::host::build_autosa(crate::host::Profile::Debug)?;
     let seed = args.seed.unwrap_or_else(|| {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -126,27 +125,4 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ensure!(status.success(), "the chaos tests failed");
     }
     Ok(())
-}
-
-fn nix_is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// `cargo build -p autosa --bin autosa` (debug: what the tests run), then the
-/// binary's path.
-pub fn build_daemon(root: &Path) -> anyhow::Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(&cargo)
-        .args(["build", "-p", "autosa", "--bin", "autosa"])
-        .current_dir(root)
-        .status()
-        .with_context(|| format!("running {cargo}"))?;
-    ensure!(status.success(), "cargo build -p autosa failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let bin = target.join("debug/autosa");
-    ensure!(bin.exists(), "{} was not built", bin.display());
-    Ok(bin)
 }

@@ -25,7 +25,7 @@ const BEGIN: &str =
 const END: &str = "<!-- config-reference:end -->";
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let root = workspace_root();
+    let root = crate::host::workspace_root();
     let files = generate(&root)?;
     let mut stale = Vec::new();
     for (path, text) in &files {
@@ -53,13 +53,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("{} generated files are up to date", files.len());
     }
     Ok(())
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask sits in the workspace")
-        .to_path_buf()
 }
 
 /// Every generated file: path relative to the workspace, content.
@@ -239,7 +232,7 @@ mod tests {
     /// The committed README, completions and man pages match the code.
     #[test]
     fn generated_files_are_up_to_date() {
-        let root = workspace_root();
+        let root = crate::host::workspace_root();
         let stale: Vec<String> = generate(&root)
             .unwrap()
             .into_iter()

@@ -21,19 +21,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let root = crate::build_ebpf::workspace_root();
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .current_dir(&root)
-        .args(["build", "--release", "-p", "autosa", "--bin", "autosa"])
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("building autosa failed");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let bin = target.join("release").join("autosa");
+    let bin = crate::host::build_autosa(crate::host::Profile::Release)?;
     let mut cmd = Command::new(&bin);
     cmd.arg("install")
         .arg("--prefix")

@@ -10,6 +10,7 @@ mod build_ebpf;
 mod chaos;
 mod docs;
 mod eval;
+mod host;
 mod install;
 mod plot;
 mod soak;

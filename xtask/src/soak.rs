@@ -215,14 +215,13 @@ impl Drop for Proc {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    // SAFETY: geteuid has no preconditions.
     ensure!(
-        unsafe { libc::geteuid() } == 0,
+        crate::host::is_root(),
         "soak needs root (eBPF, sched_setattr)"
     );
     crate::plot::style::ensure_font()?;
-    let root = crate::build_ebpf::workspace_root();
-    let autosa = crate::chaos::build_daemon(&root)?;
+    let root = crate::host::workspace_root();
+    let autosa = crate::host::build_autosa(crate::host::Profile::Debug)?;
     let dir = std::env::temp_dir().join(format!("autosa-soak-{}", std::process::id()));
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let config = write_config(&dir, args.interval)?;

@@ -38,15 +38,6 @@ fn is_debian_like(os_release: &str) -> bool {
     })
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .and_then(|v| v.split_whitespace().nth(1))
-            == Some("0")
-    })
-}
-
 fn installed(pkg: &str) -> bool {
     Command::new("dpkg-query")
         .args(["-W", "-f=${Status}", pkg])
@@ -105,7 +96,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     if !missing.is_empty() {
-        if !is_root() {
+        if !crate::host::is_root() {
             bail!(
                 "packages {missing:?} are missing and installing them needs root: rerun as root (or sudo)"
             );

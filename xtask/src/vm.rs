@@ -148,7 +148,7 @@ pub fn run(args: Args) -> Result<()> {
 /// Everything `run` and `test` need. `resolve_latest` asks trixie-backports for the current
 /// kernel; otherwise the kernel prepared last is reused (no network when all is cached).
 fn prepare(cache: &Cache, resolve_latest: bool) -> Result<Kernel> {
-    if unsafe { libc::geteuid() } != 0 {
+    if !crate::host::is_root() {
         bail!(
             "cargo xtask vm needs root (it installs packages and kernel modules, and runs the guest command as root)"
         );

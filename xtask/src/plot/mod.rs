@@ -73,7 +73,7 @@ const FIGURES: [Figure; 5] = [
 
 /// `cargo xtask bench plot`: every PNG from the JSON found in `--from`.
 pub fn run(args: PlotArgs) -> anyhow::Result<()> {
-    let root = crate::build_ebpf::workspace_root();
+    let root = crate::host::workspace_root();
     let (from, out) = (root.join(&args.from), root.join(&args.out));
     style::ensure_font()?;
     let mut rendered = 0;
@@ -122,7 +122,7 @@ pub fn publish<T: Serialize>(
     data: &T,
     render: Option<Render<T>>,
 ) -> anyhow::Result<()> {
-    let root = crate::build_ebpf::workspace_root();
+    let root = crate::host::workspace_root();
     let json = save(&root.join(DATA_DIR), name, data)?;
     eprintln!("{name}: data saved to {}", json.display());
     if let Some(render) = render {

@@ -64,13 +64,9 @@ pub fn shell_quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
 }
 
-/// The workspace, seen at the same path in the guest (the host root file system is shared).
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives inside the workspace")
-        .to_path_buf()
-}
+// The workspace is seen at the same path in the guest (the host root file
+// system is shared).
+pub use crate::host::workspace_root;
 
 /// Host variables handed on to the guest command when set.
 const PASSED_ENV: &[&str] = &["CI", "RUST_LOG", "RUST_BACKTRACE"];
