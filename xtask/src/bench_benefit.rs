@@ -24,6 +24,8 @@ use autosa::backend::eevdf::sched_attr::{Syscalls, TaskSched};
 use autosa::config::Config;
 use autosa::policy::plan::HogTreatment;
 
+use crate::plot::benefit::median;
+
 #[derive(clap::Args)]
 pub struct BenefitArgs {
     /// Rounds per mode (autosa off, autosa on).
@@ -404,8 +406,7 @@ impl Load {
                 && hogs.len() >= self.hogs.len()
                 && sleeper.iter().all(sleeper_applied)
                 && hogs.iter().all(|&s| plan.hog_applied(s)),
-            any_changed: !sleeper.iter().chain(&hogs).all(default),
-            all_default: sleeper.iter().chain(&hogs).all(default),
+            changed,
         }
     }
 
@@ -457,9 +458,9 @@ impl Drop for Load {
 struct LoadState {
     /// Share of the load's threads not at their defaults.
     changed_share: f64,
+    /// How many of them.
+    changed: usize,
     applied: bool,
-    any_changed: bool,
-    all_default: bool,
 }
 
 /// The figures of one measurement window.
@@ -722,7 +723,7 @@ impl RoundCtx<'_> {
                 d.check_alive()?;
                 let s = load.state(self.plan, self.default_slice_ns);
                 changed.push((t_load.elapsed().as_secs_f64(), s.changed_share));
-                if s.any_changed && first_change.is_none() {
+                if s.changed > 0 && first_change.is_none() {
                     first_change = Some(t_load.elapsed().as_secs_f64());
                 }
                 if s.applied {
@@ -755,7 +756,7 @@ impl RoundCtx<'_> {
                 if s.applied {
                     applied_polls += 1;
                 }
-                if s.any_changed && first_change.is_none() {
+                if s.changed > 0 && first_change.is_none() {
                     first_change = Some(t_load.elapsed().as_secs_f64());
                 }
             }
@@ -780,7 +781,7 @@ impl RoundCtx<'_> {
                 d.check_alive()?;
                 let s = load.state(self.plan, self.default_slice_ns);
                 changed.push((t_load.elapsed().as_secs_f64(), s.changed_share));
-                if s.all_default {
+                if s.changed == 0 {
                     restored = Some(t_stop.elapsed().as_secs_f64());
                     break;
                 }
@@ -839,20 +840,6 @@ impl RoundCtx<'_> {
             log,
         })
     }
-}
-
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    v.retain(|x| x.is_finite());
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    Some(if v.len().is_multiple_of(2) {
-        (v[m - 1] + v[m]) / 2.0
-    } else {
-        v[m]
-    })
 }
 
 fn max(v: impl Iterator<Item = f64>) -> Option<f64> {

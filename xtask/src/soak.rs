@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 
+use crate::plot::soak::SoakSample;
+
 const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(clap::Args)]
@@ -62,19 +64,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
-/// One sample of the daemon process.
-#[derive(Debug, Clone, Copy)]
-struct Sample {
-    minutes: f64,
-    rss_kib: u64,
-    /// Anonymous memory (heap, stacks): what a leak grows. The rest of RSS
-    /// is mostly the binary's pages, faulted in as new code paths run.
-    anon_kib: u64,
-    fds: usize,
-    threads: u64,
-}
-
-fn sample(pid: u32, minutes: f64) -> Option<Sample> {
+fn sample(pid: u32, minutes: f64) -> Option<SoakSample> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| -> Option<u64> {
         status
@@ -85,7 +75,7 @@ fn sample(pid: u32, minutes: f64) -> Option<Sample> {
             .parse()
             .ok()
     };
-    Some(Sample {
+    Some(SoakSample {
         minutes,
         rss_kib: field("VmRSS:")?,
         anon_kib: field("RssAnon:")?,
@@ -310,13 +300,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 fn report(
     args: &Args,
-    samples: &[Sample],
+    samples: &[SoakSample],
     log: &str,
     recording: &Path,
     exit: Option<std::process::ExitStatus>,
     ran: Duration,
 ) -> anyhow::Result<()> {
-    let after: Vec<&Sample> = samples
+    let after: Vec<&SoakSample> = samples
         .iter()
         .filter(|s| s.minutes >= args.warmup_minutes)
         .collect();
@@ -451,22 +441,13 @@ fn report(
 }
 
 /// The samples as the plot's data (`target/bench/soak.json`).
-fn plot_data(args: &Args, samples: &[Sample], ran: Duration) -> crate::plot::soak::SoakData {
+fn plot_data(args: &Args, samples: &[SoakSample], ran: Duration) -> crate::plot::soak::SoakData {
     crate::plot::soak::SoakData {
         minutes: ran.as_secs_f64() / 60.0,
         interval_ms: args.interval.as_millis() as u64,
         backend: args.backend.clone(),
         warmup_minutes: args.warmup_minutes,
-        samples: samples
-            .iter()
-            .map(|s| crate::plot::soak::SoakSample {
-                minutes: s.minutes,
-                rss_kib: s.rss_kib,
-                anon_kib: s.anon_kib,
-                fds: s.fds,
-                threads: s.threads,
-            })
-            .collect(),
+        samples: samples.to_vec(),
     }
 }
 
@@ -495,7 +476,7 @@ mod tests {
             warmup_minutes: 0.5,
             max_slope_kib_per_min: 64.0,
         };
-        let s = Sample {
+        let s = SoakSample {
             minutes: 0.25,
             rss_kib: 12_000,
             anon_kib: 4_000,

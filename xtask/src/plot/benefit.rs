@@ -138,7 +138,8 @@ pub fn exceedance(hist: &BTreeMap<i32, u64>, per_octave: u32) -> Vec<(f64, f64)>
     out
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
+/// The median of the finite values.
+pub fn median(mut v: Vec<f64>) -> Option<f64> {
     v.retain(|x| x.is_finite());
     v.sort_by(f64::total_cmp);
     let m = v.len() / 2;

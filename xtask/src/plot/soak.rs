@@ -22,10 +22,13 @@ pub struct SoakData {
     pub samples: Vec<SoakSample>,
 }
 
+/// One sample of the daemon process.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SoakSample {
     pub minutes: f64,
     pub rss_kib: u64,
+    /// Anonymous memory (heap, stacks): what a leak grows. The rest of RSS
+    /// is mostly the binary's pages, faulted in as new code paths run.
     pub anon_kib: u64,
     pub fds: usize,
     pub threads: u64,
