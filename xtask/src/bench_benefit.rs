@@ -288,21 +288,22 @@ impl Expected {
 /// One thread's scheduling state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Sched {
-    /// `stat` field 41.
+    /// `stat` policy.
     policy: u32,
-    /// `stat` field 19.
+    /// `stat` nice.
     nice: i32,
     /// `sched_getattr` `sched_runtime`.
     slice_ns: u64,
 }
 
 fn read_sched(pid: u32, tid: u32) -> Option<Sched> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
+    let stat = procfs::process::Process::new(pid as i32)
+        .and_then(|p| p.task_from_tid(tid as i32))
+        .and_then(|t| t.stat())
+        .ok()?;
     Some(Sched {
-        nice: f.get(19 - 3)?.parse().ok()?,
-        policy: f.get(41 - 3)?.parse().ok()?,
+        nice: stat.nice as i32,
+        policy: stat.policy?,
         slice_ns: Syscalls.get(tid).ok()?.runtime_ns,
     })
 }
@@ -1105,5 +1106,22 @@ impl Report<'_> {
             self.config
         );
         m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each thread's policy, nice and slice, as `sched_getattr` has them.
+    #[test]
+    fn own_threads_scheduling_is_read() {
+        let own = Syscalls.get(gettid()).unwrap();
+        let all = process_sched(std::process::id());
+        assert!(!all.is_empty());
+        let me = read_sched(std::process::id(), gettid()).expect("own thread");
+        assert_eq!(me.policy, own.policy);
+        assert_eq!(me.nice, own.nice);
+        assert_eq!(me.slice_ns, own.runtime_ns);
     }
 }

@@ -15,13 +15,15 @@ use std::io::{Read as _, Write as _};
 use std::os::fd::AsRawFd as _;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use autosa::control::{Client, Request, Response};
+
+use crate::host::{TermOnDrop, cpu_ticks_and_rss, ticks_per_second};
 
 #[derive(clap::Args)]
 pub struct ControlArgs {
@@ -44,20 +46,10 @@ pub struct ControlArgs {
 const INTERVAL: Duration = Duration::from_millis(100);
 
 struct Daemon {
-    child: Child,
+    child: TermOnDrop,
     socket: PathBuf,
     metrics: String,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let _ = self.child.wait();
-    }
 }
 
 impl Daemon {
@@ -88,7 +80,7 @@ impl Daemon {
             .spawn()
             .with_context(|| format!("starting {}", autosa.display()))?;
         let d = Daemon {
-            child,
+            child: TermOnDrop(child),
             socket: dir.path().join("autosa.sock"),
             metrics: format!("127.0.0.1:{port}"),
             _dir: dir,
@@ -124,29 +116,9 @@ impl Daemon {
         }
     }
 
-    /// utime + stime in clock ticks, and RSS in KiB.
+    /// utime + stime in clock ticks, and RSS in KiB (0, 0 once it is gone).
     fn cpu_and_rss(&self) -> (u64, u64) {
-        let pid = self.child.id();
-        let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|stat| {
-                let rest = stat[stat.rfind(')')? + 2..].to_owned();
-                let f: Vec<&str> = rest.split_whitespace().collect();
-                Some(f[14 - 3].parse::<u64>().ok()? + f[15 - 3].parse::<u64>().ok()?)
-            })
-            .unwrap_or(0);
-        let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("VmRSS:"))?
-                    .split_whitespace()
-                    .next()?
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or(0);
-        (ticks, rss)
+        cpu_ticks_and_rss(self.child.0.id()).unwrap_or((0, 0))
     }
 }
 
@@ -272,8 +244,7 @@ fn round(d: &Daemon, clients: usize, slow: usize, seconds: u64) -> anyhow::Resul
     let dropped = d.dropped() - dropped0;
     stop.store(true, Ordering::Relaxed);
     let slow_opened = holder.map_or(0, |h| h.join().unwrap_or(0));
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let hz = ticks_per_second();
     latencies_us.sort_unstable();
     Ok(Round {
         clients,

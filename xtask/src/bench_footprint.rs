@@ -6,11 +6,12 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 
+use crate::host::{TermOnDrop, cpu_ticks_and_rss, ticks_per_second};
 use crate::plot::footprint::{FootprintData, FootprintRun, FootprintSample};
 
 #[derive(clap::Args)]
@@ -27,34 +28,6 @@ pub struct FootprintArgs {
 }
 
 const WARMUP: Duration = Duration::from_secs(5);
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.0.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let _ = self.0.wait();
-    }
-}
-
-/// utime + stime in clock ticks, and RSS in KiB.
-fn cpu_ticks_and_rss(pid: u32) -> anyhow::Result<(u64, u64)> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let rest = &stat[stat.rfind(')').context("stat without comm")? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = f[14 - 3].parse::<u64>()? + f[15 - 3].parse::<u64>()?;
-    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    Ok((ticks, rss))
-}
 
 /// CPU time of the process's live threads in ns, from each thread's
 /// `schedstat` (ns resolution, where utime + stime count 10 ms ticks);
@@ -77,10 +50,6 @@ fn cpu_ns(pid: u32) -> Option<u64> {
 /// The first field of `/proc/<pid>/task/<tid>/schedstat`: time on CPU, ns.
 fn parse_schedstat(text: &str) -> Option<u64> {
     text.split_whitespace().next()?.parse().ok()
-}
-
-fn count_dir(path: &str) -> usize {
-    fs::read_dir(path).map(|d| d.count()).unwrap_or(0)
 }
 
 /// How often the daemon is sampled for the plot (RSS and CPU over time).
@@ -107,10 +76,10 @@ fn measure(autosa: &Path, interval: &str, seconds: u64) -> anyhow::Result<Footpr
         .spawn()
         .with_context(|| format!("starting {}", autosa.display()))?;
     let pid = child.id();
-    let daemon = Daemon(child);
+    let daemon = TermOnDrop(child);
     std::thread::sleep(WARMUP);
     let (t0, _) = cpu_ticks_and_rss(pid).context("the daemon exited during the warm-up")?;
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let hz = ticks_per_second();
     let start = Instant::now();
     let mut peak = 0;
     let mut samples = Vec::new();
@@ -135,8 +104,8 @@ fn measure(autosa: &Path, interval: &str, seconds: u64) -> anyhow::Result<Footpr
         cpu_percent: (t1 - t0) as f64 / hz / elapsed * 100.0,
         rss_peak_kib: peak.max(rss_end),
         rss_end_kib: rss_end,
-        threads: count_dir(&format!("/proc/{pid}/task")),
-        fds: count_dir(&format!("/proc/{pid}/fd")),
+        threads: fs::read_dir(format!("/proc/{pid}/task"))?.count(),
+        fds: fs::read_dir(format!("/proc/{pid}/fd"))?.count(),
         samples,
     };
     drop(daemon);

@@ -65,22 +65,14 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn sample(pid: u32, minutes: f64) -> Option<SoakSample> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| -> Option<u64> {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()
-    };
+    let p = procfs::process::Process::new(pid as i32).ok()?;
+    let status = p.status().ok()?;
     Some(SoakSample {
         minutes,
-        rss_kib: field("VmRSS:")?,
-        anon_kib: field("RssAnon:")?,
-        threads: field("Threads:")?,
-        fds: fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count(),
+        rss_kib: status.vmrss?,
+        anon_kib: status.rssanon?,
+        threads: status.threads,
+        fds: p.fd_count().ok()?,
     })
 }
 
@@ -464,6 +456,15 @@ mod tests {
         let flat = [(0.0, 5.0), (1.0, 6.0), (2.0, 5.0), (3.0, 6.0)];
         assert!(slope(&flat).unwrap().abs() < 0.5);
         assert_eq!(slope(&[(0.0, 1.0)]), None);
+    }
+
+    #[test]
+    fn a_live_process_is_sampled() {
+        let s = sample(std::process::id(), 1.5).expect("own process");
+        assert_eq!(s.minutes, 1.5);
+        assert!(s.rss_kib >= s.anon_kib && s.anon_kib > 0, "{s:?}");
+        assert!(s.threads >= 1 && s.fds >= 3, "{s:?}");
+        assert_eq!(sample(u32::MAX / 2, 0.0), None, "no such process");
     }
 
     #[test]
