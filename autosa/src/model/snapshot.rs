@@ -241,6 +241,17 @@ pub enum IoOp {
     Other,
 }
 
+impl IoOp {
+    /// The name shown and exported (as serde spells it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IoOp::Read => "read",
+            IoOp::Write => "write",
+            IoOp::Other => "other",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BlockLatencyView {

@@ -14,7 +14,7 @@ use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, Wrap};
 use super::model::{TopModel, sorted_tasks};
 use super::state::{Pane, UiState};
 use crate::model::Snapshot;
-use crate::model::snapshot::{IoOp, LatencyHistogram, PsiResource};
+use crate::model::snapshot::{LatencyHistogram, PsiResource};
 use crate::view::histogram::{Log2Row, log2_rows};
 use crate::view::units::{bytes, duration_ns, utc};
 
@@ -281,13 +281,8 @@ pub fn histograms(s: &Snapshot) -> Vec<(String, &LatencyHistogram)> {
         v.push(("time slice".to_owned(), &sched.slice));
     }
     for b in &s.block_latency {
-        let op = match b.op {
-            IoOp::Read => "read",
-            IoOp::Write => "write",
-            IoOp::Other => "other",
-        };
         let dev = if b.name.is_empty() { &b.dev } else { &b.name };
-        v.push((format!("block I/O {dev} {op}"), &b.latency));
+        v.push((format!("block I/O {dev} {}", b.op.as_str()), &b.latency));
     }
     v
 }
@@ -525,6 +520,7 @@ fn help(f: &mut Frame, area: Rect) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::snapshot::IoOp;
     use crate::model::snapshot::{
         BlockLatencyView, CpuTimes, CpuView, PsiLine, PsiView, SchedView, TaskView,
     };

@@ -6,8 +6,8 @@ use std::fmt::Write;
 use super::histogram::draw;
 use super::units::{bytes, duration_ns, pct, rate, utc};
 use crate::model::snapshot::{
-    BlockLatencyView, CpuView, IoOp, LatencyEvent, ProbeDrops, PsiResource, PsiView, SchedView,
-    Snapshot, TaskView,
+    BlockLatencyView, CpuView, LatencyEvent, ProbeDrops, PsiResource, PsiView, SchedView, Snapshot,
+    TaskView,
 };
 
 /// How many rare events are listed.
@@ -217,14 +217,6 @@ fn scheduler(out: &mut String, s: &SchedView) {
     draw(out, &s.slice);
 }
 
-fn op_name(op: IoOp) -> &'static str {
-    match op {
-        IoOp::Read => "read",
-        IoOp::Write => "write",
-        IoOp::Other => "other",
-    }
-}
-
 fn block_latency(out: &mut String, views: &[BlockLatencyView]) {
     for b in views {
         let name = if b.name.is_empty() { "?" } else { &b.name };
@@ -233,7 +225,7 @@ fn block_latency(out: &mut String, views: &[BlockLatencyView]) {
             "\nBlock I/O latency  {} ({}) {}  {} req/s  {}/s",
             name,
             b.dev,
-            op_name(b.op),
+            b.op.as_str(),
             rate(b.requests_per_sec),
             bytes(b.bytes_per_sec)
         );

@@ -8,7 +8,7 @@ use autosa_common::hist::BUCKETS;
 
 use crate::model::Snapshot;
 use crate::model::hist;
-use crate::model::snapshot::{IoOp, LatencyHistogram, ProbeDrops, PsiView};
+use crate::model::snapshot::{LatencyHistogram, ProbeDrops, PsiView};
 
 /// One histogram summed over all intervals (dense log-linear buckets).
 #[derive(Debug, Clone, PartialEq)]
@@ -48,14 +48,6 @@ pub struct Totals {
     pub psi: Option<PsiView>,
 }
 
-pub fn op_name(op: IoOp) -> &'static str {
-    match op {
-        IoOp::Read => "read",
-        IoOp::Write => "write",
-        IoOp::Other => "other",
-    }
-}
-
 impl Totals {
     pub fn add(&mut self, snap: &Snapshot) {
         self.intervals += 1;
@@ -71,7 +63,7 @@ impl Totals {
                 b.name.clone()
             };
             self.block
-                .entry((dev, op_name(b.op)))
+                .entry((dev, b.op.as_str()))
                 .or_default()
                 .add(&b.latency);
         }
@@ -99,6 +91,7 @@ impl SharedTotals {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::snapshot::IoOp;
     use crate::model::snapshot::{BlockLatencyView, SchedView};
 
     fn hist(values: &[(u32, u64)], sum_ns: u64) -> LatencyHistogram {
