@@ -114,16 +114,8 @@ fn request_name(r: &Request) -> &'static str {
 }
 
 fn unexpected(request: &str, got: &Response) -> ToolError {
-    let got = match got {
-        Response::Status(_) => "status",
-        Response::Snapshot(_) => "snapshot",
-        Response::Schedulers(_) => "schedulers",
-        Response::Accepted { .. } => "accepted",
-        Response::History(_) => "history",
-        Response::Error { .. } => "error",
-    };
     ToolError::UnexpectedAnswer {
         request: request.to_owned(),
-        got: got.to_owned(),
+        got: got.kind().to_owned(),
     }
 }

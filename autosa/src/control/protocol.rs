@@ -76,6 +76,20 @@ pub enum Response {
     },
 }
 
+impl Response {
+    /// The answer's `type` on the wire, to name it in an error.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Response::Status(_) => "status",
+            Response::Snapshot(_) => "snapshot",
+            Response::Schedulers(_) => "schedulers",
+            Response::Accepted { .. } => "accepted",
+            Response::History(_) => "history",
+            Response::Error { .. } => "error",
+        }
+    }
+}
+
 /// What the daemon sees and does now.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DaemonStatus {
@@ -168,5 +182,24 @@ mod tests {
             serde_json::to_string(&e).unwrap(),
             r#"{"type":"error","data":{"message":"no"}}"#
         );
+    }
+
+    #[test]
+    fn a_responses_kind_is_its_wire_type() {
+        let all = [
+            Response::Snapshot(Box::default()),
+            Response::Schedulers(vec![]),
+            Response::Accepted {
+                message: String::new(),
+            },
+            Response::History(vec![]),
+            Response::Error {
+                message: String::new(),
+            },
+        ];
+        for r in all {
+            let wire = serde_json::to_value(&r).unwrap();
+            assert_eq!(wire["type"], r.kind(), "{wire}");
+        }
     }
 }

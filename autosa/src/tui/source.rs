@@ -65,11 +65,7 @@ impl DaemonSource {
 }
 
 fn unexpected(r: &Response) -> String {
-    let kind = serde_json::to_value(r)
-        .ok()
-        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned))
-        .unwrap_or_default();
-    format!("the daemon answered `{kind}` to a status request")
+    format!("the daemon answered `{}` to a status request", r.kind())
 }
 
 impl Source for DaemonSource {
