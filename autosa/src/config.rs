@@ -215,13 +215,10 @@ impl Config {
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, ConfigError> {
         // Say where the bad byte is, not only "stream did not contain valid UTF-8".
         let text = std::str::from_utf8(bytes).map_err(|e| {
-            let valid = &bytes[..e.valid_up_to()];
-            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-            let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-            let column = String::from_utf8_lossy(&valid[line_start..])
-                .chars()
-                .count()
-                + 1;
+            let n = e.valid_up_to();
+            // Valid up to there by definition.
+            let valid = std::str::from_utf8(&bytes[..n]).unwrap_or_default();
+            let (line, column) = line_column(valid, Some(n..n));
             ConfigError::Parse {
                 path: path.to_owned(),
                 line,
