@@ -41,10 +41,6 @@ impl DaemonSource {
         }
     }
 
-    pub fn socket(&self) -> &std::path::Path {
-        self.client.path()
-    }
-
     /// The daemon's status, or why it cannot be had (used to decide the fallback).
     pub fn status(&self) -> Result<Box<DaemonStatus>, String> {
         match self.client.call(&Request::Status) {
