@@ -311,15 +311,11 @@ fn psi(proc_root: &Path) -> Check {
 }
 
 fn sched_ext(sys_root: &Path) -> Check {
-    let path = sys_root.join("kernel/sched_ext/state");
-    match std::fs::read_to_string(&path) {
-        Ok(state) => {
-            let ops = std::fs::read_to_string(sys_root.join("kernel/sched_ext/root/ops"))
-                .map(|s| format!(", running {}", s.trim()))
-                .unwrap_or_default();
-            Check::ok("sched_ext", format!("state {}{ops}", state.trim()))
+    match crate::sched_ext::read_sched_ext(sys_root) {
+        Ok(view) if view.state != crate::sched_ext::ScxState::Unsupported => {
+            Check::ok("sched_ext", view.to_string())
         }
-        Err(_) => Check::warn(
+        Ok(_) | Err(_) => Check::warn(
             "sched_ext",
             "not in this kernel (no /sys/kernel/sched_ext)",
             "sched_ext schedulers need Linux 6.12+ with CONFIG_SCHED_CLASS_EXT=y; \

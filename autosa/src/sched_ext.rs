@@ -49,12 +49,8 @@ impl ScxState {
 impl std::fmt::Display for ScxState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ScxState::Enabled => f.write_str("enabled"),
-            ScxState::Disabled => f.write_str("disabled"),
-            ScxState::Enabling => f.write_str("enabling"),
-            ScxState::Disabling => f.write_str("disabling"),
-            ScxState::Unsupported => f.write_str("unsupported"),
             ScxState::Other(s) => write!(f, "{s:?}"),
+            known => f.write_str(known.as_str()),
         }
     }
 }
@@ -83,6 +79,17 @@ impl SchedExtView {
                     .ops
                     .as_deref()
                     .is_some_and(|ops| !ops_matches(ops, scheduler)))
+    }
+
+    /// What runs, as every backend reports it in `status`: `eevdf` when
+    /// sched_ext runs nothing, `sched_ext:<ops>` when a scheduler is enabled,
+    /// else `sched_ext:<state>` (one loading or unloading).
+    pub fn scheduler_name(&self) -> String {
+        match (&self.state, &self.ops) {
+            (ScxState::Enabled, Some(ops)) => format!("sched_ext:{ops}"),
+            (ScxState::Disabled | ScxState::Unsupported, _) => "eevdf".to_owned(),
+            (state, _) => format!("sched_ext:{}", state.as_str()),
+        }
     }
 
     /// True when `scheduler` (e.g. `scx_bpfland`) is loaded and enabled.
@@ -164,6 +171,27 @@ pub fn read_sched_ext(sys_root: &Path) -> io::Result<SchedExtView> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scheduler_is_named_alike_for_every_backend() {
+        let view = |state: ScxState, ops: Option<&str>| SchedExtView {
+            state,
+            ops: ops.map(str::to_owned),
+        };
+        let name = |v: SchedExtView| v.scheduler_name();
+        assert_eq!(
+            name(view(ScxState::Enabled, Some("lavd_1.1.4"))),
+            "sched_ext:lavd_1.1.4"
+        );
+        assert_eq!(name(view(ScxState::Disabled, None)), "eevdf");
+        assert_eq!(name(view(ScxState::Unsupported, None)), "eevdf");
+        assert_eq!(name(view(ScxState::Enabled, None)), "sched_ext:enabled");
+        assert_eq!(name(view(ScxState::Enabling, None)), "sched_ext:enabling");
+        assert_eq!(
+            name(view(ScxState::Other("odd".into()), None)),
+            "sched_ext:odd"
+        );
+    }
 
     #[test]
     fn ops_match_by_prefix_at_word_end() {

@@ -175,14 +175,8 @@ impl<S: TaskSched> EevdfBackend<S> {
     }
 
     fn read_scheduler(&self) -> String {
-        let ext = self.sys_root.join("kernel/sched_ext");
-        match knobs::read(&ext.join("state")) {
-            Ok(state) if state == "enabled" => {
-                let ops = knobs::read(&ext.join("root/ops")).unwrap_or_default();
-                format!("sched_ext:{ops}")
-            }
-            _ => "eevdf".to_string(),
-        }
+        crate::sched_ext::read_sched_ext(&self.sys_root)
+            .map_or_else(|_| "eevdf".to_owned(), |v| v.scheduler_name())
     }
 }
 

@@ -133,12 +133,7 @@ impl Backend for McpBackend {
             // The client still tracks the execution; forget it.
             let _ = self.stop_sched();
         }
-        let scheduler = match (&seen.state, &seen.ops) {
-            (ScxState::Enabled, Some(ops)) => format!("sched_ext:{ops}"),
-            (ScxState::Disabled | ScxState::Unsupported, _) => "eevdf".to_owned(),
-            (ScxState::Enabled, None) => "sched_ext".to_owned(),
-            (other, _) => format!("sched_ext:{}", other.as_str()),
-        };
+        let scheduler = seen.scheduler_name();
         let mut foreign = Vec::new();
         let ours = self.running.as_ref().map(|c| c.scheduler.as_str());
         if seen.state == ScxState::Enabled

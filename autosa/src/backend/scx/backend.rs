@@ -154,11 +154,7 @@ impl Backend for ScxBackend {
             path: self.config.sys_root.clone(),
             source,
         })?;
-        let scheduler = match (&view.state, &view.ops) {
-            (ScxState::Enabled, Some(ops)) => format!("sched_ext:{ops}"),
-            (ScxState::Disabled | ScxState::Unsupported, _) => "eevdf".to_owned(),
-            (state, _) => format!("sched_ext:{state}"),
-        };
+        let scheduler = view.scheduler_name();
         if view.state != ScxState::Enabled {
             self.dying = None;
         }
