@@ -34,14 +34,7 @@ pub fn read(dir: &Path, since_unix_ms: u64, limit: usize) -> std::io::Result<Vec
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
-        let scan = segment::scan(&data);
-        if scan.corrupt_middle > 0 {
-            tracing::warn!(
-                segment = %seg.path.display(),
-                "{} corrupt history record(s) skipped",
-                scan.corrupt_middle
-            );
-        }
+        let scan = segment::scan_logged(&seg.path, &data);
         let entries: Vec<Entry> = scan
             .payloads
             .iter()

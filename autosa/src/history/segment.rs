@@ -42,9 +42,9 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<Segment>> {
 
 /// What scanning a segment found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Scan {
-    /// Payloads of the good records, in order.
-    pub payloads: Vec<Vec<u8>>,
+pub struct Scan<'a> {
+    /// Payloads of the good records, in order (borrowed from the data).
+    pub payloads: Vec<&'a [u8]>,
     /// Bad lines followed by good ones (skipped).
     pub corrupt_middle: usize,
     /// Bytes after the last good record: a torn or corrupt tail.
@@ -52,7 +52,7 @@ pub struct Scan {
 }
 
 /// Splits `data` into good records, counting the bad lines between them.
-pub fn scan(data: &[u8]) -> Scan {
+pub fn scan(data: &[u8]) -> Scan<'_> {
     let mut scan = Scan::default();
     let mut bad_since_good = 0;
     let mut offset = 0;
@@ -65,7 +65,7 @@ pub fn scan(data: &[u8]) -> Scan {
         let complete = next <= data.len() && data.get(next - 1) == Some(&b'\n');
         match line::decode(body) {
             Some(payload) if complete => {
-                scan.payloads.push(payload.to_vec());
+                scan.payloads.push(payload);
                 scan.corrupt_middle += bad_since_good;
                 bad_since_good = 0;
                 scan.good_len = next as u64;
@@ -73,6 +73,20 @@ pub fn scan(data: &[u8]) -> Scan {
             _ => bad_since_good += 1,
         }
         offset = next;
+    }
+    scan
+}
+
+/// `scan`, with a warning when bad records were skipped (the daemon's
+/// start and every reader say it alike).
+pub fn scan_logged<'a>(path: &Path, data: &'a [u8]) -> Scan<'a> {
+    let scan = scan(data);
+    if scan.corrupt_middle > 0 {
+        tracing::warn!(
+            segment = %path.display(),
+            "{} corrupt history record(s) skipped",
+            scan.corrupt_middle
+        );
     }
     scan
 }

@@ -94,14 +94,7 @@ impl HistoryStore {
             source,
         };
         let data = std::fs::read(&seg.path).map_err(io)?;
-        let scan = segment::scan(&data);
-        if scan.corrupt_middle > 0 {
-            tracing::warn!(
-                segment = %seg.path.display(),
-                "{} corrupt history record(s) skipped",
-                scan.corrupt_middle
-            );
-        }
+        let scan = segment::scan_logged(&seg.path, &data);
         let file = OpenOptions::new()
             .read(true)
             .append(true)
