@@ -6,8 +6,26 @@ use std::time::Duration;
 
 use crate::control::{Client, Request, Response};
 
+/// Asks the daemon and hands its answer to `show`; any error is printed and
+/// exits with 1, so scripts tell a refusal (1) from a usage error (2).
+pub(super) fn ask(
+    config: &Path,
+    socket: Option<&Path>,
+    request: &Request,
+    show: impl FnOnce(Response) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let result = socket_path(socket, config)
+        .and_then(|socket| call(&socket, request))
+        .and_then(show);
+    if let Err(e) = result {
+        eprintln!("autosa: error: {}", super::describe(&e));
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
 /// `--socket` (or `AUTOSA_SOCKET`), else `[control] socket` of the config.
-pub(super) fn socket_path(socket: Option<&Path>, config_path: &Path) -> anyhow::Result<PathBuf> {
+fn socket_path(socket: Option<&Path>, config_path: &Path) -> anyhow::Result<PathBuf> {
     match socket {
         Some(p) => Ok(p.to_owned()),
         None => Ok(super::load_config(config_path)?.control.socket),
@@ -15,23 +33,13 @@ pub(super) fn socket_path(socket: Option<&Path>, config_path: &Path) -> anyhow::
 }
 
 /// Sends `request`; an `Error` answer becomes an error.
-pub(super) fn call(socket: &Path, request: &Request) -> anyhow::Result<Response> {
+fn call(socket: &Path, request: &Request) -> anyhow::Result<Response> {
     // Starting a sched_ext scheduler may take many seconds.
     let client = Client::new(socket).with_timeout(Duration::from_secs(120));
     match client.call(request)? {
         Response::Error { message } => Err(anyhow::anyhow!(message)),
         other => Ok(other),
     }
-}
-
-/// Prints an error and exits with 1, so scripts tell a refusal (1) from a
-/// usage error (2).
-pub(super) fn finish(result: anyhow::Result<()>) -> anyhow::Result<()> {
-    if let Err(e) = result {
-        eprintln!("autosa: error: {}", super::describe(&e));
-        std::process::exit(1);
-    }
-    Ok(())
 }
 
 pub(super) fn unexpected(response: &Response) -> anyhow::Error {

@@ -1,7 +1,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::control_call::{call, finish, print_json, print_text, socket_path, unexpected};
+use super::control_call::{ask, print_json, print_text, unexpected};
 use crate::control::{Request, Response};
 use crate::view::control::render_history;
 
@@ -19,16 +19,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args, config: &Path, socket: Option<&Path>) -> anyhow::Result<()> {
-    finish((|| {
-        let socket = socket_path(socket, config)?;
-        let request = Request::History {
-            since_secs: args.since.map(|d| d.as_secs()),
-            limit: Some(args.limit),
-        };
-        match call(&socket, &request)? {
-            Response::History(h) if args.json => print_json(&h),
-            Response::History(h) => print_text(&render_history(&h)),
-            other => Err(unexpected(&other)),
-        }
-    })())
+    let request = Request::History {
+        since_secs: args.since.map(|d| d.as_secs()),
+        limit: Some(args.limit),
+    };
+    ask(config, socket, &request, |answer| match answer {
+        Response::History(h) if args.json => print_json(&h),
+        Response::History(h) => print_text(&render_history(&h)),
+        other => Err(unexpected(&other)),
+    })
 }

@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use super::control_call::{call, finish, print_json, print_text, socket_path, unexpected};
+use super::control_call::{ask, print_json, print_text, unexpected};
 use crate::control::{Request, Response};
 use crate::view::control::render_schedulers;
 
@@ -12,12 +12,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args, config: &Path, socket: Option<&Path>) -> anyhow::Result<()> {
-    finish((|| {
-        let socket = socket_path(socket, config)?;
-        match call(&socket, &Request::Schedulers)? {
+    ask(
+        config,
+        socket,
+        &Request::Schedulers,
+        |answer| match answer {
             Response::Schedulers(o) if args.json => print_json(&o),
             Response::Schedulers(o) => print_text(&render_schedulers(&o)),
             other => Err(unexpected(&other)),
-        }
-    })())
+        },
+    )
 }

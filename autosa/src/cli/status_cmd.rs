@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use super::control_call::{call, finish, print_json, print_text, socket_path, unexpected};
+use super::control_call::{ask, print_json, print_text, unexpected};
 use crate::control::{Request, Response};
 use crate::view::control::render_status;
 
@@ -12,12 +12,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, config: &Path, socket: Option<&Path>) -> anyhow::Result<()> {
-    finish((|| {
-        let socket = socket_path(socket, config)?;
-        match call(&socket, &Request::Status)? {
-            Response::Status(s) if args.json => print_json(&s),
-            Response::Status(s) => print_text(&render_status(&s, crate::model::unix_ms_now())),
-            other => Err(unexpected(&other)),
-        }
-    })())
+    ask(config, socket, &Request::Status, |answer| match answer {
+        Response::Status(s) if args.json => print_json(&s),
+        Response::Status(s) => print_text(&render_status(&s, crate::model::unix_ms_now())),
+        other => Err(unexpected(&other)),
+    })
 }

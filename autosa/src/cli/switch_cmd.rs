@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::control_call::{call, finish, print_text, socket_path, unexpected};
+use super::control_call::{ask, print_text, unexpected};
 use crate::control::{Request, Response};
 
 #[derive(Debug, clap::Args)]
@@ -50,11 +50,8 @@ pub fn resume(config: &Path, socket: Option<&Path>) -> anyhow::Result<()> {
 }
 
 fn command(request: Request, config: &Path, socket: Option<&Path>) -> anyhow::Result<()> {
-    finish((|| {
-        let socket = socket_path(socket, config)?;
-        match call(&socket, &request)? {
-            Response::Accepted { message } => print_text(&format!("{message}\n")),
-            other => Err(unexpected(&other)),
-        }
-    })())
+    ask(config, socket, &request, |answer| match answer {
+        Response::Accepted { message } => print_text(&format!("{message}\n")),
+        other => Err(unexpected(&other)),
+    })
 }
