@@ -155,23 +155,8 @@ impl SwitchingPolicy {
         SwitchingStatus {
             active: self.active,
             judging: self.regression.judging(),
-            blocked: self
-                .blocked
-                .iter()
-                .filter(|(_, until)| **until > now)
-                .map(|(c, until)| (*c, until.saturating_sub(now).as_secs_f64().ceil() as u64))
-                .collect(),
-            blocked_schedulers: self
-                .blocked_schedulers
-                .iter()
-                .filter(|(_, until)| **until > now)
-                .map(|(s, until)| {
-                    (
-                        s.clone(),
-                        until.saturating_sub(now).as_secs_f64().ceil() as u64,
-                    )
-                })
-                .collect(),
+            blocked: secs_left(&self.blocked, now),
+            blocked_schedulers: secs_left(&self.blocked_schedulers, now),
             backed_off: self.manual.backed_off().cloned().collect(),
             cooldown_left_secs: self.cooldown.remaining(now).as_secs_f64().ceil() as u64,
             switches_last_hour: self.rate.count(now),
@@ -393,10 +378,11 @@ impl SwitchingPolicy {
         if self.pause.as_ref().is_some_and(|p| p.expired(now)) {
             self.pause = None;
         }
+        self.blocked.retain(|_, until| *until > now);
+        self.blocked_schedulers.retain(|_, until| *until > now);
         if let Some(pause) = &self.pause {
             // Keep the streak current so that resuming starts from the truth.
             self.hysteresis.observe(input.class, input.confidence);
-            self.blocked.retain(|_, until| *until > now);
             let wanted = Some(input.class).filter(|c| Some(*c) != self.active);
             let why = match &pause.manual {
                 Some(name) => format!(
@@ -417,9 +403,6 @@ impl SwitchingPolicy {
                 None => input.plan.clone(),
             });
         }
-        self.blocked.retain(|_, until| *until > now);
-        self.blocked_schedulers.retain(|_, until| *until > now);
-
         if let Some(outcome) = self.judge(now, &mut decisions) {
             return outcome;
         }
@@ -662,4 +645,18 @@ impl SwitchingPolicy {
             }
         }
     }
+}
+
+/// The blocks still in force, with whole seconds left.
+fn secs_left<K: Clone>(blocked: &BTreeMap<K, Duration>, now: Duration) -> Vec<(K, u64)> {
+    blocked
+        .iter()
+        .filter(|(_, until)| **until > now)
+        .map(|(k, until)| {
+            (
+                k.clone(),
+                until.saturating_sub(now).as_secs_f64().ceil() as u64,
+            )
+        })
+        .collect()
 }

@@ -153,11 +153,11 @@ impl RegressionCheck {
         &self,
         metric: TargetMetric,
         class: WorkloadClass,
-    ) -> impl Iterator<Item = (Duration, f64)> + '_ {
+    ) -> impl Iterator<Item = f64> + '_ {
         self.history
             .iter()
             .filter(move |(_, c, _)| *c == class)
-            .filter_map(move |(t, _, s)| metric.pick(s).map(|v| (*t, v)))
+            .filter_map(move |(_, _, s)| metric.pick(s))
     }
 
     /// Baseline samples of `metric` in intervals classified `class`, from
@@ -191,7 +191,7 @@ impl RegressionCheck {
         self.trial = metric.map(|metric| Trial {
             started: now,
             metric,
-            baseline: self.baseline(metric, class).map(|(_, v)| v).collect(),
+            baseline: self.baseline(metric, class).collect(),
             after: Vec::new(),
         });
         self.history.clear();
