@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
 
 use crate::control::protocol::{BackendOffer, DaemonStatus};
+use crate::history::{Entry, Record};
 use crate::policy::plan::WorkloadClass;
 use crate::switching::Action;
 use crate::switching::decision::class_name;
@@ -186,59 +187,51 @@ pub fn render_history(entries: &[serde_json::Value]) -> String {
     }
     for e in entries {
         let t = e["time_unix_ms"].as_u64().map(clock).unwrap_or_default();
-        let text = match e["type"].as_str().unwrap_or("") {
-            "decision" => {
-                let d = &e["decision"];
-                match serde_json::from_value::<Action>(d["action"].clone()) {
-                    Ok(a) => format!("{}: {}", action_text(&a), d["why"].as_str().unwrap_or("")),
-                    Err(_) => format!("decision {d}"),
-                }
-            }
-            "applied" => format!(
-                "changed {}: {} -> {}",
-                e["what"].as_str().unwrap_or(""),
-                e["from"].as_str().unwrap_or(""),
-                e["to"].as_str().unwrap_or("")
-            ),
-            "manual" => format!(
-                "command `{}` {}: {}",
-                e["command"].as_str().unwrap_or(""),
-                if e["accepted"].as_bool() == Some(true) {
-                    "accepted"
-                } else {
-                    "refused"
-                },
-                e["message"].as_str().unwrap_or("")
-            ),
-            "start" => format!(
-                "daemon started: autosa {} pid {} backend {}{}",
-                e["version"].as_str().unwrap_or(""),
-                e["pid"],
-                e["backend"].as_str().unwrap_or(""),
-                if e["dry_run"].as_bool() == Some(true) {
-                    " (dry run)"
-                } else {
-                    ""
-                }
-            ),
-            "stop" => format!("daemon stopped ({})", e["reason"].as_str().unwrap_or("")),
-            "metrics" => format!(
-                "metrics: {} ({:.2}), cpu {:.0} %, runq p50/p99 {:.0}/{:.0} us, psi cpu/io/mem {:.1}/{:.1}/{:.1} %, {} switches",
-                e["class"].as_str().unwrap_or("none"),
-                e["confidence"].as_f64().unwrap_or(0.0),
-                e["cpu_busy"].as_f64().unwrap_or(0.0) * 100.0,
-                e["runq_p50_ns"].as_f64().unwrap_or(0.0) / 1000.0,
-                e["runq_p99_ns"].as_f64().unwrap_or(0.0) / 1000.0,
-                e["psi_cpu"].as_f64().unwrap_or(0.0) * 100.0,
-                e["psi_io"].as_f64().unwrap_or(0.0) * 100.0,
-                e["psi_memory"].as_f64().unwrap_or(0.0) * 100.0,
-                e["switches"]
-            ),
-            other => format!("{other}: {e}"),
+        let text = match serde_json::from_value::<Entry>(e.clone()) {
+            Ok(entry) => record_text(&entry.record),
+            // A record type from a newer autosa (or a damaged one): as is.
+            Err(_) => format!("{}: {e}", e["type"].as_str().unwrap_or("")),
         };
         let _ = writeln!(out, "{t}  {text}");
     }
     out
+}
+
+fn record_text(record: &Record) -> String {
+    match record {
+        Record::Decision { decision: d } => format!("{}: {}", action_text(&d.action), d.why),
+        Record::Applied { what, from, to } => format!("changed {what}: {from} -> {to}"),
+        Record::Manual {
+            command,
+            accepted,
+            message,
+        } => format!(
+            "command `{command}` {}: {message}",
+            if *accepted { "accepted" } else { "refused" }
+        ),
+        Record::Start {
+            version,
+            pid,
+            backend,
+            dry_run,
+        } => format!(
+            "daemon started: autosa {version} pid {pid} backend {backend}{}",
+            if *dry_run { " (dry run)" } else { "" }
+        ),
+        Record::Stop { reason } => format!("daemon stopped ({reason})"),
+        Record::Metrics(m) => format!(
+            "metrics: {} ({:.2}), cpu {:.0} %, runq p50/p99 {:.0}/{:.0} us, psi cpu/io/mem {:.1}/{:.1}/{:.1} %, {} switches",
+            m.class.map_or("none", |c| c.as_str()),
+            m.confidence,
+            m.cpu_busy * 100.0,
+            m.runq_p50_ns / 1000.0,
+            m.runq_p99_ns / 1000.0,
+            m.psi_cpu * 100.0,
+            m.psi_io * 100.0,
+            m.psi_memory * 100.0,
+            m.switches
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -358,5 +351,43 @@ mod tests {
         assert!(lines[3].ends_with("daemon stopped (signal)"));
         assert!(lines[4].contains("future_kind"), "unknown types still show");
         assert_eq!(render_history(&[]), "no history records in that time\n");
+
+        let typed = [
+            Record::Decision {
+                decision: crate::switching::Decision::new(
+                    Duration::from_secs(3),
+                    Action::Restore,
+                    "the load is gone",
+                ),
+            },
+            Record::Metrics(crate::history::MetricsPoint {
+                class: Some(WorkloadClass::CpuBound),
+                confidence: 0.875,
+                cpu_busy: 0.97,
+                runq_p50_ns: 12_000.0,
+                runq_p99_ns: 480_000.0,
+                psi_cpu: 0.25,
+                psi_io: 0.0,
+                psi_memory: 0.011,
+                switches: 4,
+            }),
+        ]
+        .map(|record| {
+            serde_json::to_value(Entry {
+                time_unix_ms: 1_800_000_005_000,
+                record,
+            })
+            .unwrap()
+        });
+        let text = render_history(&typed);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "2027-01-15T08:00:05Z  restore defaults: the load is gone",
+                "2027-01-15T08:00:05Z  metrics: cpu_bound (0.88), cpu 97 %, runq p50/p99 12/480 us, \
+                 psi cpu/io/mem 25.0/0.0/1.1 %, 4 switches",
+            ]
+        );
     }
 }
