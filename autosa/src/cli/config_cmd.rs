@@ -14,13 +14,11 @@ pub fn run(cmd: Command, path: &Path) -> anyhow::Result<()> {
     match cmd {
         Command::Check => {
             super::load_config(path)?;
-            // Any file may be checked; say so when `autosa run` would refuse it.
-            if path.exists()
-                && let Err(e) = Config::check_trusted_file(path)
-            {
-                eprintln!("warning: `autosa run` would refuse this file: {e}");
-            }
             if path.exists() {
+                // Any file may be checked; say so when `autosa run` would refuse it.
+                if let Err(e) = Config::check_trusted_file(path) {
+                    eprintln!("warning: `autosa run` would refuse this file: {e}");
+                }
                 println!("{}: ok", path.display());
             } else {
                 // load_config only lets the default path be absent.

@@ -203,7 +203,9 @@ impl Drop for Queued<'_> {
 impl Slot {
     /// The server now waits on the client (for a request or to take an answer).
     pub fn waiting_on_client(&self) {
-        self.set(Some(Instant::now()));
+        if let Some(c) = self.slots.table().conns.get_mut(&self.id) {
+            c.on_client_since = Some(Instant::now());
+        }
     }
 
     /// The daemon works on this client's request: not evictable. `false`
@@ -217,12 +219,6 @@ impl Slot {
                 true
             }
             None => false,
-        }
-    }
-
-    fn set(&self, since: Option<Instant>) {
-        if let Some(c) = self.slots.table().conns.get_mut(&self.id) {
-            c.on_client_since = since;
         }
     }
 }
