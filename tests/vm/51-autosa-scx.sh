@@ -77,7 +77,11 @@ check "autosa exit code 0 after SIGTERM (got $ARC)" test "$ARC" = 0
 check "state disabled (EEVDF) after SIGTERM (is '$(scx_state)')" state_is disabled
 check "no scheduler process left ($(scx_pids | tr '\n' ' '))" no_scx_process
 check "scx-running.json removed on a clean exit" test ! -e "$T/state/scx-running.json"
-check "the log says what it restored" log_has "$log" 'restored.*sched_ext scheduler'
+# SIGTERM may land while a switch starts the other scheduler (the guest's
+# classification flips often under TCG): the start is cancelled and nothing
+# runs that needs restoring; the checks above prove the end state either way.
+check "the log says what it restored (or that SIGTERM cancelled a start)" \
+    log_has "$log" 'restored.*sched_ext scheduler|start of scx_[a-z0-9_]+ cancelled: autosa is shutting down'
 
 # SIGKILL: autosa cannot clean up; its scheduler runs on (own process group), recorded. Every
 # class → scx_bpfland from here: quick to attach, and the recovery does not depend on which.

@@ -416,8 +416,16 @@ impl Tick<'_> {
                         Command::Restore => tokio::task::block_in_place(|| backend.restore()),
                         Command::Nothing => Ok(Applied::default()),
                     };
-                    if let Ok(applied) = &back {
-                        log_applied(applied, "changed", self.history, self.unix_ms(now));
+                    match &back {
+                        Ok(applied) => {
+                            log_applied(applied, "changed", self.history, self.unix_ms(now))
+                        }
+                        // The state is whatever the backend left; the next
+                        // interval (or the restore on exit) starts from it.
+                        Err(back_err) => tracing::error!(
+                            "going back after the failed {} switch failed too: {back_err}",
+                            plan.class
+                        ),
                     }
                     return Err(e.to_string());
                 }
